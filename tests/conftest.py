@@ -13,6 +13,11 @@ Per-test fixtures:
     tf_factory        make(mode="filesystem"|"network"|"custom", name=None, env=None, timeout=900,
                            cli_config=None) -> harness.Terraform
     tf                tf_factory() in filesystem-mirror mode, in a fresh working directory
+
+Plugin-protocol level (no Terraform in between):
+    plugin_protos     (session) namespace of generated modules: tfplugin6_pb2, tfplugin6_pb2_grpc,
+                      grpc_controller_pb2(_grpc), grpc_stdio_pb2(_grpc)
+    start_provider    start(env=None, **kw) -> harness.plugin_client.ProviderProcess (stopped at teardown)
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from harness.https_mirror import HttpsMirror
 from harness.mirror import Mirror, build_mirror
 from harness.moto_server import MotoServer
 from harness.paths import BOOTSTRAP_HINT, PROVIDER_ADDR, TERRAFORM_BIN, provider_binary_path
+from harness.plugin_client import ProviderProcess, compile_protos
 from harness.terraform import Terraform, write_cli_config
 
 
@@ -149,3 +155,25 @@ def tf_factory(
 def tf(tf_factory: TfFactory) -> Terraform:
     """Terraform in a fresh working directory, installing the provider from the filesystem mirror."""
     return tf_factory()
+
+
+@pytest.fixture(scope="session")
+def plugin_protos(tmp_path_factory: pytest.TempPathFactory):
+    return compile_protos(tmp_path_factory.mktemp("protos"))
+
+
+@pytest.fixture
+def start_provider(provider_binary: Path, tmp_path: Path) -> Iterator[Callable[..., ProviderProcess]]:
+    """``start(env=None, **kwargs) -> ProviderProcess``: the real provider binary, started like Terraform
+    starts it (plaintext gRPC); its stderr goes to tmp_path/provider-N.log; all are stopped at teardown."""
+    started = []
+
+    def start(env: Optional[Mapping[str, str]] = None, **kwargs) -> ProviderProcess:
+        kwargs.setdefault("log_path", tmp_path / f"provider-{len(started) + 1}.log")
+        proc = ProviderProcess(provider_binary, env=env, **kwargs)
+        started.append(proc)
+        return proc.start()
+
+    yield start
+    for proc in started:
+        proc.stop()

@@ -6,6 +6,7 @@ provider from both kinds of mirror with exactly the hashes build_mirror.py publi
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import ssl
@@ -17,13 +18,17 @@ import pytest
 
 from harness.https_mirror import HttpsMirror
 from harness.paths import PROVIDER_ADDR, PROVIDER_SOURCE, PROVIDER_VERSION
-from harness.terraform import lock_file_version, platform_config, write_cli_config
+from harness.plugin_client import parse_handshake
+from harness.terraform import Terraform, lock_file_version, platform_config, write_cli_config
 
 pytestmark = pytest.mark.e2e
 
 
-def test_pinned_terraform_runs(tf_factory):
-    tf = tf_factory()
+def test_pinned_terraform_runs(terraform_bin, tmp_path):
+    # Needs no provider: an empty CLI config is enough to ask the binary its version.
+    empty_cli_config = tmp_path / "empty.tfrc"
+    empty_cli_config.write_text("")
+    tf = Terraform(tmp_path / "work", empty_cli_config, binary=terraform_bin)
     info = json.loads(tf.run("version", "-json").stdout)
     assert info["terraform_version"] == "1.0.3", tf.last.describe()
     assert info["platform"] == "linux_amd64"
@@ -173,3 +178,24 @@ def test_lock_file_hash_is_verified(locked, tf, mirror):
     else:
         assert result.returncode == 0, result.describe()
         assert set(tf.lock_hashes()) <= set(mirror.hashes) and tf.lock_hashes(), tf.lock_path.read_text()
+
+
+def test_plugin_protos_compile(plugin_protos):
+    # The repo's proto/ files generate importable Python stubs for a protocol-level client.
+    assert hasattr(plugin_protos.tfplugin6_pb2_grpc, "ProviderStub")
+    assert hasattr(plugin_protos.grpc_controller_pb2_grpc, "GRPCControllerStub")
+    request = plugin_protos.tfplugin6_pb2.GetProviderSchema.Request()
+    assert request.SerializeToString() == b""
+
+
+def test_parse_handshake_line():
+    der = b"\x30\x82\x01\x00 not really DER"
+    cert = base64.b64encode(der).decode().rstrip("=")  # go-plugin sends it without padding
+    hs = parse_handshake(f"1|6|tcp|127.0.0.1:10001|grpc|{cert}\n")
+    assert (hs.core_version, hs.protocol_version, hs.network, hs.protocol) == (1, 6, "tcp", "grpc")
+    assert hs.grpc_target == "127.0.0.1:10001" and hs.server_cert_der == der
+    plain = parse_handshake("1|6|tcp|127.0.0.1:10002|grpc|")
+    assert plain.server_cert_der is None
+    assert parse_handshake("1|6|unix|/tmp/plugin1|grpc").grpc_target == "unix:/tmp/plugin1"
+    with pytest.raises(ValueError):
+        parse_handshake("this is not a handshake")

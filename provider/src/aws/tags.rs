@@ -1,0 +1,70 @@
+//! Tagging: every AWS object a composite creates carries `platform:managed-by` and
+//! `platform:owner = <resource type>/<name>`, plus the user's default and own tags.
+
+use std::collections::BTreeMap;
+
+pub const MANAGED_BY_KEY: &str = "platform:managed-by";
+pub const MANAGED_BY_VALUE: &str = "platformkit";
+pub const OWNER_KEY: &str = "platform:owner";
+
+/// The owner tag value for a composite.
+pub fn owner(resource_type: &str, name: &str) -> String {
+    format!("{resource_type}/{name}")
+}
+
+/// Default tags, then resource tags (which win), then the platform tags (which nobody
+/// may override: adoption after a crash relies on them).
+pub fn merged(
+    default_tags: &BTreeMap<String, String>,
+    tags: &BTreeMap<String, String>,
+    resource_type: &str,
+    name: &str,
+) -> BTreeMap<String, String> {
+    let mut all = default_tags.clone();
+    all.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+    all.insert(MANAGED_BY_KEY.to_string(), MANAGED_BY_VALUE.to_string());
+    all.insert(OWNER_KEY.to_string(), owner(resource_type, name));
+    all
+}
+
+/// The user's own tags out of a full tag set read from AWS: platform tags and tags equal
+/// to a default tag are dropped, so import and read produce what the user wrote.
+pub fn user_tags(
+    all: &BTreeMap<String, String>,
+    default_tags: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    all.iter()
+        .filter(|(k, _)| !k.starts_with("platform:"))
+        .filter(|(k, v)| default_tags.get(*k) != Some(v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(p: &[(&str, &str)]) -> BTreeMap<String, String> {
+        p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn resource_tags_override_defaults_but_not_platform_tags() {
+        let all = merged(
+            &m(&[("team", "a"), ("env", "dev")]),
+            &m(&[("team", "b"), ("platform:owner", "evil")]),
+            "platform_state_backend",
+            "x",
+        );
+        assert_eq!(all["team"], "b");
+        assert_eq!(all["env"], "dev");
+        assert_eq!(all["platform:owner"], "platform_state_backend/x");
+        assert_eq!(all["platform:managed-by"], "platformkit");
+    }
+
+    #[test]
+    fn user_tags_strip_platform_and_defaults() {
+        let all = m(&[("team", "b"), ("env", "dev"), ("platform:owner", "o")]);
+        assert_eq!(user_tags(&all, &m(&[("env", "dev")])), m(&[("team", "b")]));
+    }
+}

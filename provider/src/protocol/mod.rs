@@ -1,0 +1,563 @@
+//! The tfplugin6 `Provider` gRPC service: decodes requests, calls the framework and the
+//! resources, encodes responses. Every RPC is logged at debug with its duration.
+
+pub mod convert;
+
+#[allow(clippy::all, clippy::pedantic, missing_docs)]
+pub mod pb {
+    tonic::include_proto!("tfplugin6");
+}
+
+use crate::aws::{AwsContext, ProviderSettings};
+use crate::framework::{plan, DataSource, Diagnostics, PlanRequest, Resource, Schema, Value};
+use convert::{codec_diag, decode, diagnostics, encode};
+use pb::provider_server::{Provider, ProviderServer};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+/// gRPC messages from Terraform can be large (big states); 256 MiB like go-plugin hosts.
+const MAX_MESSAGE: usize = 256 * 1024 * 1024;
+
+/// Builds the routes serving the tfplugin6 Provider service.
+pub fn routes() -> tonic::service::Routes {
+    let svc = ProviderServer::new(ProviderService::new())
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE);
+    tonic::service::Routes::new(svc)
+}
+
+pub struct ProviderService {
+    provider_schema: Schema,
+    resources: HashMap<&'static str, (Arc<dyn Resource>, Schema)>,
+    data_sources: HashMap<&'static str, (Arc<dyn DataSource>, Schema)>,
+    /// Encoded once: GetProviderSchema is called by every Terraform command.
+    schema_response: pb::get_provider_schema::Response,
+    aws: RwLock<Option<Arc<AwsContext>>>,
+    stop: Mutex<CancellationToken>,
+}
+
+type Rpc<T> = Result<Response<T>, Status>;
+
+impl Default for ProviderService {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ProviderService {
+    pub fn new() -> ProviderService {
+        let provider_schema = crate::provider::provider_schema();
+        let resources: HashMap<_, _> = crate::provider::resources()
+            .into_iter()
+            .map(|r| (r.type_name(), (r.clone(), r.schema())))
+            .collect();
+        let data_sources: HashMap<_, _> = crate::provider::data_sources()
+            .into_iter()
+            .map(|d| (d.type_name(), (d.clone(), d.schema())))
+            .collect();
+        let schema_response = pb::get_provider_schema::Response {
+            provider: Some(convert::schema(&provider_schema)),
+            resource_schemas: resources
+                .iter()
+                .map(|(n, (_, s))| (n.to_string(), convert::schema(s)))
+                .collect(),
+            data_source_schemas: data_sources
+                .iter()
+                .map(|(n, (_, s))| (n.to_string(), convert::schema(s)))
+                .collect(),
+            server_capabilities: Some(capabilities()),
+            ..Default::default()
+        };
+        ProviderService {
+            provider_schema,
+            resources,
+            data_sources,
+            schema_response,
+            aws: RwLock::new(None),
+            stop: Mutex::new(CancellationToken::new()),
+        }
+    }
+
+    fn resource(&self, name: &str) -> Result<&(Arc<dyn Resource>, Schema), Status> {
+        self.resources
+            .get(name)
+            .ok_or_else(|| Status::not_found(format!("unknown resource type {name}")))
+    }
+
+    fn data_source(&self, name: &str) -> Result<&(Arc<dyn DataSource>, Schema), Status> {
+        self.data_sources
+            .get(name)
+            .ok_or_else(|| Status::not_found(format!("unknown data source {name}")))
+    }
+
+    fn aws(&self) -> Result<Arc<AwsContext>, Diagnostics> {
+        self.aws
+            .read()
+            .ok()
+            .and_then(|g| g.clone())
+            .ok_or_else(|| {
+                Diagnostics::from_error(
+                    "Provider not configured",
+                    "Terraform called the provider before ConfigureProvider. This is a bug.",
+                )
+            })
+    }
+
+    fn cancel_token(&self) -> CancellationToken {
+        self.stop
+            .lock()
+            .map(|t| t.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+}
+
+fn capabilities() -> pb::ServerCapabilities {
+    pb::ServerCapabilities {
+        plan_destroy: false,
+        get_provider_schema_optional: false,
+        move_resource_state: false,
+    }
+}
+
+fn timed<T>(rpc: &'static str, type_name: &str, start: Instant, r: T) -> T {
+    tracing::debug!(
+        target: "platform::rpc",
+        rpc,
+        type_name,
+        duration_ms = start.elapsed().as_secs_f64() * 1000.0,
+        "served"
+    );
+    r
+}
+
+#[tonic::async_trait]
+impl Provider for ProviderService {
+    async fn get_metadata(
+        &self,
+        _r: Request<pb::get_metadata::Request>,
+    ) -> Rpc<pb::get_metadata::Response> {
+        Ok(Response::new(pb::get_metadata::Response {
+            server_capabilities: Some(capabilities()),
+            resources: self
+                .resources
+                .keys()
+                .map(|n| pb::get_metadata::ResourceMetadata {
+                    type_name: n.to_string(),
+                })
+                .collect(),
+            data_sources: self
+                .data_sources
+                .keys()
+                .map(|n| pb::get_metadata::DataSourceMetadata {
+                    type_name: n.to_string(),
+                })
+                .collect(),
+            ..Default::default()
+        }))
+    }
+
+    async fn get_provider_schema(
+        &self,
+        _r: Request<pb::get_provider_schema::Request>,
+    ) -> Rpc<pb::get_provider_schema::Response> {
+        Ok(Response::new(self.schema_response.clone()))
+    }
+
+    async fn validate_provider_config(
+        &self,
+        r: Request<pb::validate_provider_config::Request>,
+    ) -> Rpc<pb::validate_provider_config::Response> {
+        let r = r.into_inner();
+        let diags = match decode(r.config.as_ref(), &self.provider_schema.value_type()) {
+            Ok(cfg) => ProviderSettings::from_config(&cfg).err().unwrap_or_default(),
+            Err(e) => codec_diag("provider configuration", &e),
+        };
+        Ok(Response::new(pb::validate_provider_config::Response {
+            diagnostics: diagnostics(&diags),
+        }))
+    }
+
+    async fn validate_resource_config(
+        &self,
+        r: Request<pb::validate_resource_config::Request>,
+    ) -> Rpc<pb::validate_resource_config::Response> {
+        let r = r.into_inner();
+        let (res, schema) = self.resource(&r.type_name)?;
+        let diags = match decode(r.config.as_ref(), &schema.value_type()) {
+            Ok(cfg) => res.validate(&cfg),
+            Err(e) => codec_diag("resource configuration", &e),
+        };
+        Ok(Response::new(pb::validate_resource_config::Response {
+            diagnostics: diagnostics(&diags),
+        }))
+    }
+
+    async fn validate_data_resource_config(
+        &self,
+        r: Request<pb::validate_data_resource_config::Request>,
+    ) -> Rpc<pb::validate_data_resource_config::Response> {
+        let r = r.into_inner();
+        let (ds, schema) = self.data_source(&r.type_name)?;
+        let diags = match decode(r.config.as_ref(), &schema.value_type()) {
+            Ok(cfg) => ds.validate(&cfg),
+            Err(e) => codec_diag("data source configuration", &e),
+        };
+        Ok(Response::new(pb::validate_data_resource_config::Response {
+            diagnostics: diagnostics(&diags),
+        }))
+    }
+
+    async fn upgrade_resource_state(
+        &self,
+        r: Request<pb::upgrade_resource_state::Request>,
+    ) -> Rpc<pb::upgrade_resource_state::Response> {
+        let r = r.into_inner();
+        let (res, schema) = self.resource(&r.type_name)?;
+        let ty = schema.value_type();
+        let result = (|| {
+            let raw = r.raw_state.unwrap_or_default();
+            if raw.json.is_empty() {
+                if raw.flatmap.is_empty() {
+                    return Ok(Value::Null);
+                }
+                return Err(Diagnostics::from_error(
+                    "Unsupported state format",
+                    "This state was written in the pre-0.12 flatmap format, which platformkit never wrote.",
+                ));
+            }
+            let json: serde_json::Value = serde_json::from_slice(&raw.json).map_err(|e| {
+                Diagnostics::from_error("Corrupt state", format!("The stored state is not JSON: {e}"))
+            })?;
+            let json = if r.version < schema.version {
+                res.upgrade_state(r.version, json)?
+            } else {
+                json
+            };
+            crate::framework::codec::from_json(json.to_string().as_bytes(), &ty)
+                .map_err(|e| codec_diag("stored state", &e))
+        })();
+        let (upgraded_state, diags) = match result.and_then(|v| encode(&v, &ty).map_err(|e| codec_diag("state", &e))) {
+            Ok(dv) => (Some(dv), Diagnostics::new()),
+            Err(d) => (None, d),
+        };
+        Ok(Response::new(pb::upgrade_resource_state::Response {
+            upgraded_state,
+            diagnostics: diagnostics(&diags),
+        }))
+    }
+
+    async fn get_resource_identity_schemas(
+        &self,
+        _r: Request<pb::get_resource_identity_schemas::Request>,
+    ) -> Rpc<pb::get_resource_identity_schemas::Response> {
+        Ok(Response::new(Default::default()))
+    }
+
+    async fn upgrade_resource_identity(
+        &self,
+        _r: Request<pb::upgrade_resource_identity::Request>,
+    ) -> Rpc<pb::upgrade_resource_identity::Response> {
+        Err(Status::unimplemented("platformkit resources have no identity schema"))
+    }
+
+    async fn configure_provider(
+        &self,
+        r: Request<pb::configure_provider::Request>,
+    ) -> Rpc<pb::configure_provider::Response> {
+        let start = Instant::now();
+        let r = r.into_inner();
+        tracing::info!(target: "platform::rpc", terraform_version = %r.terraform_version, "configuring provider");
+        let diags = match decode(r.config.as_ref(), &self.provider_schema.value_type()) {
+            Err(e) => codec_diag("provider configuration", &e),
+            Ok(cfg) => match ProviderSettings::from_config(&cfg) {
+                Err(d) => d,
+                Ok(settings) => match AwsContext::configure(&settings, self.cancel_token()).await {
+                    Err(d) => d,
+                    Ok(ctx) => {
+                        if let Ok(mut g) = self.aws.write() {
+                            *g = Some(Arc::new(ctx));
+                        }
+                        Diagnostics::new()
+                    }
+                },
+            },
+        };
+        timed("ConfigureProvider", "", start, Ok(Response::new(pb::configure_provider::Response {
+            diagnostics: diagnostics(&diags),
+        })))
+    }
+
+    async fn read_resource(
+        &self,
+        r: Request<pb::read_resource::Request>,
+    ) -> Rpc<pb::read_resource::Response> {
+        let start = Instant::now();
+        let r = r.into_inner();
+        let (res, schema) = self.resource(&r.type_name)?;
+        let ty = schema.value_type();
+        let mut out = pb::read_resource::Response {
+            new_state: r.current_state.clone(),
+            private: r.private.clone(),
+            ..Default::default()
+        };
+        let state = match decode(r.current_state.as_ref(), &ty) {
+            Ok(v) => v,
+            Err(e) => {
+                out.diagnostics = diagnostics(&codec_diag("state", &e));
+                return Ok(Response::new(out));
+            }
+        };
+        let aws = match self.aws() {
+            Ok(a) => a,
+            Err(d) => {
+                out.diagnostics = diagnostics(&d);
+                return Ok(Response::new(out));
+            }
+        };
+        match res.read(&aws, &state).await {
+            Ok(new) => {
+                let new = new.unwrap_or(Value::Null);
+                match encode(&new, &ty) {
+                    Ok(dv) => out.new_state = Some(dv),
+                    Err(e) => out.diagnostics = diagnostics(&codec_diag("state", &e)),
+                }
+            }
+            Err(d) => out.diagnostics = diagnostics(&d),
+        }
+        timed("ReadResource", &r.type_name, start, Ok(Response::new(out)))
+    }
+
+    async fn plan_resource_change(
+        &self,
+        r: Request<pb::plan_resource_change::Request>,
+    ) -> Rpc<pb::plan_resource_change::Response> {
+        let start = Instant::now();
+        let r = r.into_inner();
+        let (res, schema) = self.resource(&r.type_name)?;
+        let ty = schema.value_type();
+        let mut out = pb::plan_resource_change::Response {
+            planned_state: r.proposed_new_state.clone(),
+            planned_private: r.prior_private.clone(),
+            ..Default::default()
+        };
+        let decoded = (|| {
+            Ok::<_, crate::framework::codec::CodecError>(PlanRequest {
+                prior: decode(r.prior_state.as_ref(), &ty)?,
+                config: decode(r.config.as_ref(), &ty)?,
+                proposed: decode(r.proposed_new_state.as_ref(), &ty)?,
+            })
+        })();
+        let req = match decoded {
+            Ok(req) => req,
+            Err(e) => {
+                out.diagnostics = diagnostics(&codec_diag("plan", &e));
+                return Ok(Response::new(out));
+            }
+        };
+        if req.config.is_null() {
+            // Destroy: nothing to plan.
+            return Ok(Response::new(out));
+        }
+        let mut diags = res.validate(&req.config);
+        if diags.has_errors() {
+            out.diagnostics = diagnostics(&diags);
+            return Ok(Response::new(out));
+        }
+        let aws = match self.aws() {
+            Ok(a) => a,
+            Err(d) => {
+                out.diagnostics = diagnostics(&d);
+                return Ok(Response::new(out));
+            }
+        };
+        let mut planned = plan::apply_rules(&schema.block, &req.prior, &req.config, &req.proposed);
+        res.modify_plan(&aws, &req, &mut planned, &mut diags);
+        out.requires_replace = plan::requires_replace(&schema.block, &req.prior, &planned)
+            .iter()
+            .map(convert::path)
+            .collect();
+        match encode(&planned, &ty) {
+            Ok(dv) => out.planned_state = Some(dv),
+            Err(e) => diags.extend(codec_diag("planned state", &e)),
+        }
+        out.diagnostics = diagnostics(&diags);
+        timed("PlanResourceChange", &r.type_name, start, Ok(Response::new(out)))
+    }
+
+    async fn apply_resource_change(
+        &self,
+        r: Request<pb::apply_resource_change::Request>,
+    ) -> Rpc<pb::apply_resource_change::Response> {
+        let start = Instant::now();
+        let r = r.into_inner();
+        let (res, schema) = self.resource(&r.type_name)?;
+        let ty = schema.value_type();
+        let mut out = pb::apply_resource_change::Response {
+            new_state: r.prior_state.clone(),
+            private: r.planned_private.clone(),
+            ..Default::default()
+        };
+        let decoded = (|| {
+            Ok::<_, crate::framework::codec::CodecError>((
+                decode(r.prior_state.as_ref(), &ty)?,
+                decode(r.planned_state.as_ref(), &ty)?,
+            ))
+        })();
+        let (prior, planned) = match decoded {
+            Ok(p) => p,
+            Err(e) => {
+                out.diagnostics = diagnostics(&codec_diag("apply", &e));
+                return Ok(Response::new(out));
+            }
+        };
+        let aws = match self.aws() {
+            Ok(a) => a,
+            Err(d) => {
+                out.diagnostics = diagnostics(&d);
+                return Ok(Response::new(out));
+            }
+        };
+        let outcome = if prior.is_null() {
+            res.create(&aws, &planned).await
+        } else if planned.is_null() {
+            res.delete(&aws, &prior).await
+        } else {
+            res.update(&aws, &prior, &planned).await
+        };
+        let mut diags = outcome.diags;
+        match encode(&outcome.state, &ty) {
+            Ok(dv) => out.new_state = Some(dv),
+            Err(e) => diags.extend(codec_diag("new state", &e)),
+        }
+        out.diagnostics = diagnostics(&diags);
+        timed("ApplyResourceChange", &r.type_name, start, Ok(Response::new(out)))
+    }
+
+    async fn import_resource_state(
+        &self,
+        r: Request<pb::import_resource_state::Request>,
+    ) -> Rpc<pb::import_resource_state::Response> {
+        let start = Instant::now();
+        let r = r.into_inner();
+        let (res, schema) = self.resource(&r.type_name)?;
+        let ty = schema.value_type();
+        let mut out = pb::import_resource_state::Response::default();
+        let result = match self.aws() {
+            Ok(aws) => res.import(&aws, &r.id).await,
+            Err(d) => Err(d),
+        };
+        match result.and_then(|v| encode(&v, &ty).map_err(|e| codec_diag("imported state", &e))) {
+            Ok(dv) => out.imported_resources.push(pb::import_resource_state::ImportedResource {
+                type_name: r.type_name.clone(),
+                state: Some(dv),
+                ..Default::default()
+            }),
+            Err(d) => out.diagnostics = diagnostics(&d),
+        }
+        timed("ImportResourceState", &r.type_name, start, Ok(Response::new(out)))
+    }
+
+    async fn move_resource_state(
+        &self,
+        _r: Request<pb::move_resource_state::Request>,
+    ) -> Rpc<pb::move_resource_state::Response> {
+        let d = Diagnostics::from_error(
+            "Moving state is not supported",
+            "platformkit resources cannot be moved from another resource type.",
+        );
+        Ok(Response::new(pb::move_resource_state::Response {
+            diagnostics: diagnostics(&d),
+            ..Default::default()
+        }))
+    }
+
+    async fn read_data_source(
+        &self,
+        r: Request<pb::read_data_source::Request>,
+    ) -> Rpc<pb::read_data_source::Response> {
+        let start = Instant::now();
+        let r = r.into_inner();
+        let (ds, schema) = self.data_source(&r.type_name)?;
+        let ty = schema.value_type();
+        let mut out = pb::read_data_source::Response::default();
+        let result = match decode(r.config.as_ref(), &ty) {
+            Err(e) => Err(codec_diag("data source configuration", &e)),
+            Ok(cfg) => {
+                let v = ds.validate(&cfg);
+                if v.has_errors() {
+                    Err(v)
+                } else {
+                    match self.aws() {
+                        Ok(aws) => ds.read(&aws, &cfg).await,
+                        Err(d) => Err(d),
+                    }
+                }
+            }
+        };
+        match result.and_then(|v| encode(&v, &ty).map_err(|e| codec_diag("data", &e))) {
+            Ok(dv) => out.state = Some(dv),
+            Err(d) => out.diagnostics = diagnostics(&d),
+        }
+        timed("ReadDataSource", &r.type_name, start, Ok(Response::new(out)))
+    }
+
+    async fn validate_ephemeral_resource_config(
+        &self,
+        _r: Request<pb::validate_ephemeral_resource_config::Request>,
+    ) -> Rpc<pb::validate_ephemeral_resource_config::Response> {
+        Err(Status::unimplemented("platformkit has no ephemeral resources"))
+    }
+
+    async fn open_ephemeral_resource(
+        &self,
+        _r: Request<pb::open_ephemeral_resource::Request>,
+    ) -> Rpc<pb::open_ephemeral_resource::Response> {
+        Err(Status::unimplemented("platformkit has no ephemeral resources"))
+    }
+
+    async fn renew_ephemeral_resource(
+        &self,
+        _r: Request<pb::renew_ephemeral_resource::Request>,
+    ) -> Rpc<pb::renew_ephemeral_resource::Response> {
+        Err(Status::unimplemented("platformkit has no ephemeral resources"))
+    }
+
+    async fn close_ephemeral_resource(
+        &self,
+        _r: Request<pb::close_ephemeral_resource::Request>,
+    ) -> Rpc<pb::close_ephemeral_resource::Response> {
+        Err(Status::unimplemented("platformkit has no ephemeral resources"))
+    }
+
+    async fn get_functions(
+        &self,
+        _r: Request<pb::get_functions::Request>,
+    ) -> Rpc<pb::get_functions::Response> {
+        Ok(Response::new(Default::default()))
+    }
+
+    async fn call_function(
+        &self,
+        r: Request<pb::call_function::Request>,
+    ) -> Rpc<pb::call_function::Response> {
+        Ok(Response::new(pb::call_function::Response {
+            result: None,
+            error: Some(pb::FunctionError {
+                text: format!("platformkit defines no function {:?}", r.into_inner().name),
+                function_argument: None,
+            }),
+        }))
+    }
+
+    async fn stop_provider(
+        &self,
+        _r: Request<pb::stop_provider::Request>,
+    ) -> Rpc<pb::stop_provider::Response> {
+        tracing::info!(target: "platform::rpc", "StopProvider: cancelling in-flight operations");
+        self.cancel_token().cancel();
+        Ok(Response::new(pb::stop_provider::Response { error: String::new() }))
+    }
+}

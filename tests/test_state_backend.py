@@ -10,20 +10,28 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 
+
+def flat(text: str) -> str:
+    """Terraform wraps diagnostics at 80 columns; compare messages with white space folded."""
+    return " ".join(text.split())
+
 BUCKET = "pk-e2e-state"
 
 
-def backend_hcl(bucket: str = BUCKET, extra: str = "") -> str:
-    return f"""
+def backend_hcl(bucket: str = BUCKET, extra: str = "", output: bool = True) -> str:
+    hcl = f"""
 resource "platform_state_backend" "b" {{
   bucket = "{bucket}"
 {extra}
 }}
-
-output "backend_config" {{
-  value = platform_state_backend.b.backend_config
-}}
 """
+    if output:
+        hcl += """
+output "backend_config" {
+  value = platform_state_backend.b.backend_config
+}
+"""
+    return hcl
 
 
 def assert_bucket_secure(moto, bucket: str, *, tls_policy: bool = True) -> None:
@@ -114,10 +122,11 @@ def test_full_lifecycle_from_filesystem_mirror(tf_factory, clean_moto):
     assert tags["team"] == "infra"
     assert tf.plan() == 0
 
-    # Import into a fresh state: the same configuration then plans no change.
+    # Import into a fresh state: the same configuration then plans no change. (No output block here:
+    # Terraform 1.0 counts a not-yet-recorded output as a change.)
     fresh = tf_factory("filesystem", name="import")
     fresh.write_config(
-        backend_hcl(extra='  tags = { team = "infra" }\n  noncurrent_version_expiration_days = 30'),
+        backend_hcl(extra='  tags = { team = "infra" }\n  noncurrent_version_expiration_days = 30', output=False),
         endpoint=moto.endpoint,
     )
     fresh.init()
@@ -185,7 +194,7 @@ def test_destroy_refuses_non_empty_bucket_unless_forced(tf_factory, clean_moto):
 
     result = tf.run("destroy", "-auto-approve", "-no-color", check=False)
     assert result.returncode != 0
-    assert "still holds Terraform state" in result.output
+    assert "still holds Terraform state" in flat(result.output)
     # Nothing was lost: bucket, object and table are all still there, and still in state.
     assert moto.client("s3").list_objects_v2(Bucket=BUCKET)["KeyCount"] == 1
     assert_table_ready(moto, f"{BUCKET}-lock")
@@ -221,5 +230,5 @@ def test_existing_foreign_bucket_is_not_adopted(tf_factory, clean_moto):
     tf.init()
     result = tf.run("apply", "-auto-approve", "-no-color", check=False)
     assert result.returncode != 0
-    assert "not managed by this resource" in result.output
-    assert "terraform import" in result.output
+    assert "not managed by this resource" in flat(result.output)
+    assert "terraform import" in flat(result.output)

@@ -6,10 +6,9 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 /// A short, user-facing description: the AWS error code and message when there are
 /// some, else the transport problem (e.g. connection refused to the endpoint).
-pub fn describe<E, R>(err: &SdkError<E, R>) -> String
+pub fn describe<E>(err: &SdkError<E, aws_smithy_runtime_api::http::Response>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
 {
     match err {
         SdkError::ServiceError(se) => {
@@ -17,7 +16,16 @@ where
             match (e.code(), e.message()) {
                 (Some(c), Some(m)) => format!("{c}: {m}"),
                 (Some(c), None) => c.to_string(),
-                _ => format!("{e}"),
+                _ => {
+                    // No error code: say what came back, so an odd endpoint is diagnosable.
+                    let raw = se.raw();
+                    let body = raw
+                        .body()
+                        .bytes()
+                        .map(|b| String::from_utf8_lossy(&b[..b.len().min(300)]).into_owned())
+                        .unwrap_or_default();
+                    format!("{e} (HTTP {}{}{})", raw.status().as_u16(), if body.is_empty() { "" } else { ": " }, body)
+                }
             }
         }
         SdkError::DispatchFailure(df) => {

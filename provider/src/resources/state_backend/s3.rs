@@ -47,9 +47,9 @@ pub struct ObservedBucket {
     pub tags: BTreeMap<String, String>,
 }
 
-fn fail<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug + 'static>(
+fn fail<E: ProvideErrorMetadata + std::error::Error + 'static>(
     step: &str,
-    e: SdkError<E, R>,
+    e: SdkError<E, aws_smithy_runtime_api::http::Response>,
 ) -> StepError {
     StepError::new(step, describe(&e))
 }
@@ -59,16 +59,30 @@ fn built<T>(step: &str, r: Result<T, aws_smithy_types::error::operation::BuildEr
 }
 
 /// `Ok(None)` when the error code says "there is none of that".
-fn absent<T, E, R>(r: Result<T, SdkError<E, R>>, step: &str, none_codes: &[&str]) -> Result<Option<T>, StepError>
+fn absent<T, E>(
+    r: Result<T, SdkError<E, aws_smithy_runtime_api::http::Response>>,
+    step: &str,
+    none_codes: &[&str],
+) -> Result<Option<T>, StepError>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
 {
     match r {
         Ok(v) => Ok(Some(v)),
         Err(e) if code(&e).is_some_and(|c| none_codes.contains(&c)) => Ok(None),
         Err(e) => Err(fail(step, e)),
     }
+}
+
+/// The body of an HTTP 200 answer the SDK could not parse, if that is what the error is.
+fn ok_body<E>(e: &SdkError<E, aws_smithy_runtime_api::http::Response>) -> Option<String> {
+    let raw = e.raw_response()?;
+    if raw.status().as_u16() != 200 {
+        return None;
+    }
+    raw.body()
+        .bytes()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
 }
 
 /// Whether the bucket exists (and we may see it).
@@ -270,11 +284,17 @@ pub async fn observe(s3: &Client, bucket: &str) -> Result<Option<ObservedBucket>
         s3.get_bucket_lifecycle_configuration().bucket(bucket).send(),
         tags(s3, bucket),
     );
+    let versioning_enabled = match ver {
+        Ok(v) => v.status().is_some_and(|s| *s == BucketVersioningStatus::Enabled),
+        Err(e) => match ok_body(&e) {
+            // Some S3 emulators wrap this answer in a root element the SDK does not accept; the
+            // HTTP 200 body still says what the status is.
+            Some(body) => body.contains("<Status>Enabled</Status>"),
+            None => return Err(fail("GetBucketVersioning", e)),
+        },
+    };
     let mut o = ObservedBucket {
-        versioning_enabled: ver
-            .map_err(|e| fail("GetBucketVersioning", e))?
-            .status()
-            .is_some_and(|s| *s == BucketVersioningStatus::Enabled),
+        versioning_enabled,
         tags: tags?,
         ..Default::default()
     };

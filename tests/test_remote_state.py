@@ -1,0 +1,127 @@
+"""Remote state: a second stack keeps its state in a bucket and lock table made by platform_state_backend,
+and while one terraform holds the lock, a concurrent plan is refused."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+BUCKET = "pk-e2e-remote-state"
+KEY = "app/terraform.tfstate"
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def backend_block(endpoint: str) -> str:
+    # Terraform 1.0.3's S3 backend needs explicit endpoints and path-style addressing for moto.
+    return f"""
+terraform {{
+  backend "s3" {{
+    bucket                      = "{BUCKET}"
+    key                         = "{KEY}"
+    region                      = "us-east-1"
+    dynamodb_table              = "{BUCKET}-lock"
+    encrypt                     = true
+    endpoint                    = "{endpoint}"
+    dynamodb_endpoint           = "{endpoint}"
+    sts_endpoint                = "{endpoint}"
+    force_path_style            = true
+    skip_credentials_validation = true
+    skip_region_validation      = true
+    skip_metadata_api_check     = true
+  }}
+}}
+"""
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_stack_state_in_backend_and_lock_refuses_concurrent_plan(tf_factory, clean_moto):
+    moto = clean_moto
+    boot = tf_factory("filesystem", name="bootstrap")
+    # require_tls = false: moto applies the TLS-only Deny to every object write over plain HTTP.
+    boot.write_config(
+        f'resource "platform_state_backend" "s" {{\n  bucket      = "{BUCKET}"\n  require_tls = false\n}}\n',
+        endpoint=moto.endpoint,
+    )
+    boot.init()
+    boot.apply()
+
+    app = tf_factory("filesystem", name="app")
+    app.write_config(
+        'resource "platform_state_backend" "payload" {\n  bucket        = "pk-e2e-payload"\n  force_destroy = true\n}\n',
+        endpoint=moto.endpoint,
+    )
+    app.write(backend_block(moto.endpoint), name="backend.tf")
+    app.init()
+    app.apply()
+    assert not (app.workdir / "terraform.tfstate").exists()
+    obj = moto.client("s3").get_object(Bucket=BUCKET, Key=KEY)
+    assert b"platform_state_backend" in obj["Body"].read()
+    assert app.plan() == 0
+
+    # One terraform holds the lock while it waits for approval ...
+    env = app.environment()
+    env["TF_INPUT"] = "1"
+    holder = subprocess.Popen(
+        [str(app.binary), "apply", "-no-color", "-input=true"],
+        cwd=app.workdir,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        ddb = moto.client("dynamodb")
+
+        def lock_item():
+            items = ddb.scan(TableName=f"{BUCKET}-lock")["Items"]
+            return [i for i in items if i["LockID"]["S"] == f"{BUCKET}/{KEY}" and "Info" in i]
+
+        app.write_config(
+            'resource "platform_state_backend" "payload" {\n  bucket        = "pk-e2e-payload"\n'
+            '  force_destroy = true\n  tags          = { changed = "yes" }\n}\n',
+            endpoint=moto.endpoint,
+        )
+        wait_for(lock_item, 60, "the first terraform to take the state lock")
+
+        # ... so a concurrent plan is refused.
+        result = app.run("plan", "-no-color", "-lock-timeout=1s", check=False)
+        assert result.returncode != 0
+        assert "Error acquiring the state lock" in flat(result.output)
+    finally:
+        try:
+            holder.communicate("no\n", timeout=60)
+        except subprocess.TimeoutExpired:
+            holder.kill()
+            holder.communicate()
+    # The lock is released once the first terraform exits.
+    wait_for(lambda: not lock_item(), 30, "the lock to be released")
+    assert app.plan() == 2
+    app.destroy()
+    boot.write_config(
+        f'resource "platform_state_backend" "s" {{\n  bucket        = "{BUCKET}"\n  require_tls   = false\n'
+        "  force_destroy = true\n}\n",
+        endpoint=moto.endpoint,
+    )
+    boot.apply()
+    boot.destroy()
+    assert moto.client("s3").list_buckets()["Buckets"] == []

@@ -64,13 +64,13 @@ cleanup() {
 trap cleanup EXIT
 
 step "1-state-backend: init + apply (local state)"
-rm -rf "${STEP1}/.terraform" "${STEP1}/terraform.tfstate" "${STEP1}/terraform.tfstate.backup"
+rm -rf "${STEP1}/.terraform" "${STEP1}/.terraform.lock.hcl" "${STEP1}/terraform.tfstate" "${STEP1}/terraform.tfstate.backup"
 "${TF}" -chdir="${STEP1}" init -no-color >/dev/null
 "${TF}" -chdir="${STEP1}" apply -auto-approve -no-color -var "endpoint_url=${ENDPOINT}"
 "${TF}" -chdir="${STEP1}" output -raw backend_partial_config >"${QS_DIR}/backend.hcl"
 
 step "2-app-stack: init with the S3 backend just created, then apply"
-rm -rf "${STEP2}/.terraform"
+rm -rf "${STEP2}/.terraform" "${STEP2}/.terraform.lock.hcl"
 "${TF}" -chdir="${STEP2}" init -no-color -reconfigure -backend-config="${QS_DIR}/backend.hcl" >/dev/null
 "${TF}" -chdir="${STEP2}" apply -auto-approve -no-color -var "endpoint_url=${ENDPOINT}"
 

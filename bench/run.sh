@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Benchmark terraform-provider-platform side by side with hashicorp/null 2.1.2 and hashicorp/aws 3.39.0,
+# under the same Terraform (.tools/bin/terraform v1.0.3) and the same moto server on 127.0.0.1.
+# Prints a table of figures (never asserts) and writes it to bench/results.md. Takes a few minutes.
+#
+#   1. tools: scripts/bootstrap.sh, only if .tools/ lacks Terraform or the venv;
+#   2. our provider: cargo build --release --locked (skip with --no-build);
+#   3. the peers: bench/fetch_peers.sh (downloads once into .tools/bench/, checks sha256);
+#   4. the mirror .tools/bench/mirror: our provider via scripts/build_mirror.py, the peers added by bench.py;
+#   5. bench/bench.py with .tools/venv/bin/python (starts and stops its own moto).
+#
+# Usage: bench/run.sh [--no-build] [bench.py options]    e.g. bench/run.sh --plan-runs 5 --out -
+#        bench/run.sh --help-bench                       bench.py's options
+# Environment: CARGO_TARGET_DIR is honoured.
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly REPO_ROOT
+cd "${REPO_ROOT}"
+readonly PY="${REPO_ROOT}/.tools/venv/bin/python"
+readonly MIRROR="${REPO_ROOT}/.tools/bench/mirror"
+readonly PLATFORM_VERSION="0.1.0"
+
+BUILD=1
+BENCH_ARGS=()
+for arg in "$@"; do
+  case "${arg}" in
+    --no-build) BUILD=0 ;;
+    --help-bench) exec "${PY}" bench/bench.py --help ;;
+    -h | --help)
+      sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    *) BENCH_ARGS+=("${arg}") ;;
+  esac
+done
+
+step() { printf '==> %s\n' "$*" >&2; }
+
+if [[ ! -x .tools/bin/terraform || ! -x "${PY}" ]]; then
+  step "bootstrap tools (.tools/)"
+  scripts/bootstrap.sh >&2
+fi
+
+TARGET_DIR="${CARGO_TARGET_DIR:-${REPO_ROOT}/target}"
+BINARY="${TARGET_DIR}/release/terraform-provider-platform"
+if [[ "${BUILD}" == 1 ]]; then
+  step "cargo build --release --locked"
+  cargo build --release --locked >&2
+fi
+[[ -x "${BINARY}" ]] || {
+  echo "run.sh: ${BINARY} not found: build it with cargo build --release" >&2
+  exit 1
+}
+
+step "peer providers (cached in .tools/bench/)"
+bench/fetch_peers.sh >&2
+
+step "mirror for terraform init (${MIRROR#"${REPO_ROOT}/"})"
+python3 scripts/build_mirror.py --binary "${BINARY}" --version "${PLATFORM_VERSION}" --out "${MIRROR}" >/dev/null
+
+step "benchmark"
+exec "${PY}" bench/bench.py --platform-binary "${BINARY}" --mirror "${MIRROR}" "${BENCH_ARGS[@]}"

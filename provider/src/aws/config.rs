@@ -98,18 +98,31 @@ impl ProviderSettings {
         }
         s.profile = opt_str(config.get("profile"));
         if s.profile.as_deref() == Some("") {
-            d.error_at(AttributePath::root("profile"), "Empty profile name", "Set a profile name or remove the attribute.");
+            d.error_at(
+                AttributePath::root("profile"),
+                "Empty profile name",
+                "Set a profile name or remove the attribute.",
+            );
         }
 
         if let Some(n) = config.get("max_retries").as_i64() {
             if !(0..=100).contains(&n) {
-                d.error_at(AttributePath::root("max_retries"), "Invalid max_retries", format!("max_retries must be between 0 and 100, got {n}."));
+                d.error_at(
+                    AttributePath::root("max_retries"),
+                    "Invalid max_retries",
+                    format!("max_retries must be between 0 and 100, got {n}."),
+                );
             } else {
                 s.max_retries = n as u32;
             }
         }
 
-        for (i, id) in config.get("allowed_account_ids").elements().iter().enumerate() {
+        for (i, id) in config
+            .get("allowed_account_ids")
+            .elements()
+            .iter()
+            .enumerate()
+        {
             match id {
                 Value::String(id) if valid_account_id(id) => s.allowed_account_ids.push(id.clone()),
                 Value::String(id) => d.error_at(
@@ -135,7 +148,9 @@ impl ProviderSettings {
                 Value::String(arn) => d.error_at(
                     base.clone().attr("role_arn"),
                     "Invalid role ARN",
-                    format!("{arn:?} is not an IAM role ARN (arn:aws:iam::<account-id>:role/<name>)."),
+                    format!(
+                        "{arn:?} is not an IAM role ARN (arn:aws:iam::<account-id>:role/<name>)."
+                    ),
                 ),
                 _ => {}
             }
@@ -155,7 +170,10 @@ impl ProviderSettings {
             for k in s.default_tags.keys() {
                 if k.starts_with("platform:") {
                     d.error_at(
-                        AttributePath::root("default_tags").index(0).attr("tags").key(k),
+                        AttributePath::root("default_tags")
+                            .index(0)
+                            .attr("tags")
+                            .key(k),
                         "Reserved tag key",
                         "Tag keys starting with \"platform:\" are set by the provider itself.",
                     );
@@ -175,7 +193,9 @@ impl ProviderSettings {
                 if let Some(u) = ep.get(svc).as_str() {
                     match check_url(u) {
                         Ok(()) => {
-                            s.endpoints.per_service.insert(svc.to_string(), u.trim_end_matches('/').to_string());
+                            s.endpoints
+                                .per_service
+                                .insert(svc.to_string(), u.trim_end_matches('/').to_string());
                         }
                         Err(why) => d.error_at(base.clone().attr(svc), "Invalid endpoint URL", why),
                     }
@@ -217,12 +237,15 @@ fn valid_role_arn(arn: &str) -> bool {
         && parts[1].starts_with("aws")
         && parts[2] == "iam"
         && valid_account_id(parts[4])
-        && parts[5].strip_prefix("role/").is_some_and(|n| !n.is_empty())
+        && parts[5]
+            .strip_prefix("role/")
+            .is_some_and(|n| !n.is_empty())
 }
 
 fn valid_session_name(n: &str) -> bool {
     (2..=64).contains(&n.len())
-        && n.bytes().all(|b| b.is_ascii_alphanumeric() || b"=,.@-_".contains(&b))
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"=,.@-_".contains(&b))
 }
 
 /// An endpoint must be `http(s)://host[:port][/path]` with a non-empty host and a numeric
@@ -341,7 +364,11 @@ impl AwsContext {
             None => base,
             Some(ar) => {
                 let mut b = aws_config::sts::AssumeRoleProvider::builder(ar.role_arn.clone())
-                    .session_name(ar.session_name.clone().unwrap_or_else(|| "platformkit".into()))
+                    .session_name(
+                        ar.session_name
+                            .clone()
+                            .unwrap_or_else(|| "platformkit".into()),
+                    )
                     .region(Region::new(region.clone()))
                     .configure(&base);
                 if let Some(x) = &ar.external_id {
@@ -358,7 +385,9 @@ impl AwsContext {
                     return Err(d);
                 }
                 base.into_builder()
-                    .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
+                    .credentials_provider(
+                        aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+                    )
                     .build()
             }
         };
@@ -379,7 +408,10 @@ impl AwsContext {
             let who = ctx.sts().get_caller_identity().send().await.map_err(|e| {
                 Diagnostics::from_error(
                     "Cannot determine the AWS account",
-                    format!("STS GetCallerIdentity failed: {}", super::errors::describe(&e)),
+                    format!(
+                        "STS GetCallerIdentity failed: {}",
+                        super::errors::describe(&e)
+                    ),
                 )
             })?;
             let account = who.account().unwrap_or_default().to_string();
@@ -465,10 +497,24 @@ mod tests {
 
     #[test]
     fn regions() {
-        for ok in ["us-east-1", "eu-central-1", "us-gov-west-1", "ap-southeast-2", "cn-north-1"] {
+        for ok in [
+            "us-east-1",
+            "eu-central-1",
+            "us-gov-west-1",
+            "ap-southeast-2",
+            "cn-north-1",
+        ] {
             assert!(valid_region(ok), "{ok}");
         }
-        for bad in ["", "us-east", "US-EAST-1", "useast1", "us-east-1a", "moon-base-1", "us--1"] {
+        for bad in [
+            "",
+            "us-east",
+            "US-EAST-1",
+            "useast1",
+            "us-east-1a",
+            "moon-base-1",
+            "us--1",
+        ] {
             assert!(!valid_region(bad), "{bad}");
         }
     }
@@ -490,18 +536,32 @@ mod tests {
             ("allowed_account_ids", Value::List(vec![Value::from("123")])),
             (
                 "endpoints",
-                Value::List(vec![Value::object([("url", Value::from("localhost:5000"))])]),
+                Value::List(vec![Value::object([(
+                    "url",
+                    Value::from("localhost:5000"),
+                )])]),
             ),
             (
                 "assume_role",
-                Value::List(vec![Value::object([("role_arn", Value::from("arn:aws:iam::1:user/x"))])]),
+                Value::List(vec![Value::object([(
+                    "role_arn",
+                    Value::from("arn:aws:iam::1:user/x"),
+                )])]),
             ),
         ]);
         let d = ProviderSettings::from_config(&cfg).expect_err("invalid");
-        let paths: Vec<String> = d.0.iter().filter_map(|d| d.path.as_ref().map(|p| p.to_string())).collect();
+        let paths: Vec<String> =
+            d.0.iter()
+                .filter_map(|d| d.path.as_ref().map(|p| p.to_string()))
+                .collect();
         assert_eq!(
             paths,
-            vec!["region", "allowed_account_ids[0]", "assume_role[0].role_arn", "endpoints[0].url"]
+            vec![
+                "region",
+                "allowed_account_ids[0]",
+                "assume_role[0].role_arn",
+                "endpoints[0].url"
+            ]
         );
     }
 
@@ -521,6 +581,9 @@ mod tests {
         let s = ProviderSettings::from_config(&cfg).expect("valid");
         assert_eq!(s.max_retries, 2);
         assert_eq!(s.endpoints.for_service("s3"), Some("http://127.0.0.1:6000"));
-        assert_eq!(s.endpoints.for_service("sts"), Some("http://127.0.0.1:5000"));
+        assert_eq!(
+            s.endpoints.for_service("sts"),
+            Some("http://127.0.0.1:5000")
+        );
     }
 }

@@ -24,7 +24,12 @@ where
                         .bytes()
                         .map(|b| String::from_utf8_lossy(&b[..b.len().min(300)]).into_owned())
                         .unwrap_or_default();
-                    format!("{e} (HTTP {}{}{})", raw.status().as_u16(), if body.is_empty() { "" } else { ": " }, body)
+                    format!(
+                        "{e} (HTTP {}{}{})",
+                        raw.status().as_u16(),
+                        if body.is_empty() { "" } else { ": " },
+                        body
+                    )
                 }
             }
         }
@@ -65,8 +70,6 @@ where
 }
 
 /// The HTTP status of the raw response, when there was one.
-pub fn http_status<E>(
-    err: &SdkError<E, aws_smithy_runtime_api::http::Response>,
-) -> Option<u16> {
+pub fn http_status<E>(err: &SdkError<E, aws_smithy_runtime_api::http::Response>) -> Option<u16> {
     err.raw_response().map(|r| r.status().as_u16())
 }

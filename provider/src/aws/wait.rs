@@ -71,7 +71,10 @@ mod tests {
     async fn times_out() {
         let token = CancellationToken::new();
         let r: Result<(), WaitError<()>> =
-            until("thing", Duration::from_millis(300), &token, || async { Ok(None) }).await;
+            until("thing", Duration::from_millis(300), &token, || async {
+                Ok(None)
+            })
+            .await;
         assert!(matches!(r, Err(WaitError::Timeout(_, _))));
     }
 
@@ -80,7 +83,10 @@ mod tests {
         let token = CancellationToken::new();
         token.cancel();
         let r: Result<(), WaitError<()>> =
-            until("thing", Duration::from_secs(600), &token, || async { Ok(None) }).await;
+            until("thing", Duration::from_secs(600), &token, || async {
+                Ok(None)
+            })
+            .await;
         assert!(matches!(r, Err(WaitError::Cancelled(_))));
     }
 }

@@ -32,7 +32,10 @@ impl Number {
         if let Ok(i) = s.parse::<i64>() {
             return Some(Number::Int(i));
         }
-        s.parse::<f64>().ok().filter(|f| f.is_finite()).map(Number::Float)
+        s.parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(Number::Float)
     }
 }
 
@@ -115,7 +118,9 @@ impl Value {
     pub fn is_wholly_known(&self) -> bool {
         match self {
             Value::Unknown => false,
-            Value::List(v) | Value::Set(v) | Value::Tuple(v) => v.iter().all(Value::is_wholly_known),
+            Value::List(v) | Value::Set(v) | Value::Tuple(v) => {
+                v.iter().all(Value::is_wholly_known)
+            }
             Value::Map(m) | Value::Object(m) => m.values().all(Value::is_wholly_known),
             _ => true,
         }
@@ -129,8 +134,16 @@ impl Value {
             Value::List(v) => Value::List(v.iter().map(Value::unknown_as_null).collect()),
             Value::Set(v) => Value::Set(v.iter().map(Value::unknown_as_null).collect()),
             Value::Tuple(v) => Value::Tuple(v.iter().map(Value::unknown_as_null).collect()),
-            Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), v.unknown_as_null())).collect()),
-            Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), v.unknown_as_null())).collect()),
+            Value::Map(m) => Value::Map(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.unknown_as_null()))
+                    .collect(),
+            ),
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.unknown_as_null()))
+                    .collect(),
+            ),
             other => other.clone(),
         }
     }

@@ -3,7 +3,7 @@
 use super::pb;
 use crate::framework::codec::{self, CodecError};
 use crate::framework::{
-    AttributePath, Attribute, Block, Diagnostic, Diagnostics, Nesting, PathStep, Schema, Severity,
+    Attribute, AttributePath, Block, Diagnostic, Diagnostics, Nesting, PathStep, Schema, Severity,
     Type, Value,
 };
 

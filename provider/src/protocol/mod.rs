@@ -94,16 +94,12 @@ impl ProviderService {
     }
 
     fn aws(&self) -> Result<Arc<AwsContext>, Diagnostics> {
-        self.aws
-            .read()
-            .ok()
-            .and_then(|g| g.clone())
-            .ok_or_else(|| {
-                Diagnostics::from_error(
-                    "Provider not configured",
-                    "Terraform called the provider before ConfigureProvider. This is a bug.",
-                )
-            })
+        self.aws.read().ok().and_then(|g| g.clone()).ok_or_else(|| {
+            Diagnostics::from_error(
+                "Provider not configured",
+                "Terraform called the provider before ConfigureProvider. This is a bug.",
+            )
+        })
     }
 
     fn cancel_token(&self) -> CancellationToken {
@@ -172,7 +168,9 @@ impl Provider for ProviderService {
     ) -> Rpc<pb::validate_provider_config::Response> {
         let r = r.into_inner();
         let diags = match decode(r.config.as_ref(), &self.provider_schema.value_type()) {
-            Ok(cfg) => ProviderSettings::from_config(&cfg).err().unwrap_or_default(),
+            Ok(cfg) => ProviderSettings::from_config(&cfg)
+                .err()
+                .unwrap_or_default(),
             Err(e) => codec_diag("provider configuration", &e),
         };
         Ok(Response::new(pb::validate_provider_config::Response {
@@ -229,7 +227,10 @@ impl Provider for ProviderService {
                 ));
             }
             let json: serde_json::Value = serde_json::from_slice(&raw.json).map_err(|e| {
-                Diagnostics::from_error("Corrupt state", format!("The stored state is not JSON: {e}"))
+                Diagnostics::from_error(
+                    "Corrupt state",
+                    format!("The stored state is not JSON: {e}"),
+                )
             })?;
             let json = if r.version < schema.version {
                 res.upgrade_state(r.version, json)?
@@ -239,10 +240,11 @@ impl Provider for ProviderService {
             crate::framework::codec::from_json(json.to_string().as_bytes(), &ty)
                 .map_err(|e| codec_diag("stored state", &e))
         })();
-        let (upgraded_state, diags) = match result.and_then(|v| encode(&v, &ty).map_err(|e| codec_diag("state", &e))) {
-            Ok(dv) => (Some(dv), Diagnostics::new()),
-            Err(d) => (None, d),
-        };
+        let (upgraded_state, diags) =
+            match result.and_then(|v| encode(&v, &ty).map_err(|e| codec_diag("state", &e))) {
+                Ok(dv) => (Some(dv), Diagnostics::new()),
+                Err(d) => (None, d),
+            };
         Ok(Response::new(pb::upgrade_resource_state::Response {
             upgraded_state,
             diagnostics: diagnostics(&diags),
@@ -260,7 +262,9 @@ impl Provider for ProviderService {
         &self,
         _r: Request<pb::upgrade_resource_identity::Request>,
     ) -> Rpc<pb::upgrade_resource_identity::Response> {
-        Err(Status::unimplemented("platformkit resources have no identity schema"))
+        Err(Status::unimplemented(
+            "platformkit resources have no identity schema",
+        ))
     }
 
     async fn configure_provider(
@@ -285,9 +289,14 @@ impl Provider for ProviderService {
                 },
             },
         };
-        timed("ConfigureProvider", "", start, Ok(Response::new(pb::configure_provider::Response {
-            diagnostics: diagnostics(&diags),
-        })))
+        timed(
+            "ConfigureProvider",
+            "",
+            start,
+            Ok(Response::new(pb::configure_provider::Response {
+                diagnostics: diagnostics(&diags),
+            })),
+        )
     }
 
     async fn read_resource(
@@ -384,7 +393,12 @@ impl Provider for ProviderService {
             Err(e) => diags.extend(codec_diag("planned state", &e)),
         }
         out.diagnostics = diagnostics(&diags);
-        timed("PlanResourceChange", &r.type_name, start, Ok(Response::new(out)))
+        timed(
+            "PlanResourceChange",
+            &r.type_name,
+            start,
+            Ok(Response::new(out)),
+        )
     }
 
     async fn apply_resource_change(
@@ -433,7 +447,12 @@ impl Provider for ProviderService {
             Err(e) => diags.extend(codec_diag("new state", &e)),
         }
         out.diagnostics = diagnostics(&diags);
-        timed("ApplyResourceChange", &r.type_name, start, Ok(Response::new(out)))
+        timed(
+            "ApplyResourceChange",
+            &r.type_name,
+            start,
+            Ok(Response::new(out)),
+        )
     }
 
     async fn import_resource_state(
@@ -450,14 +469,21 @@ impl Provider for ProviderService {
             Err(d) => Err(d),
         };
         match result.and_then(|v| encode(&v, &ty).map_err(|e| codec_diag("imported state", &e))) {
-            Ok(dv) => out.imported_resources.push(pb::import_resource_state::ImportedResource {
-                type_name: r.type_name.clone(),
-                state: Some(dv),
-                ..Default::default()
-            }),
+            Ok(dv) => out
+                .imported_resources
+                .push(pb::import_resource_state::ImportedResource {
+                    type_name: r.type_name.clone(),
+                    state: Some(dv),
+                    ..Default::default()
+                }),
             Err(d) => out.diagnostics = diagnostics(&d),
         }
-        timed("ImportResourceState", &r.type_name, start, Ok(Response::new(out)))
+        timed(
+            "ImportResourceState",
+            &r.type_name,
+            start,
+            Ok(Response::new(out)),
+        )
     }
 
     async fn move_resource_state(
@@ -501,35 +527,48 @@ impl Provider for ProviderService {
             Ok(dv) => out.state = Some(dv),
             Err(d) => out.diagnostics = diagnostics(&d),
         }
-        timed("ReadDataSource", &r.type_name, start, Ok(Response::new(out)))
+        timed(
+            "ReadDataSource",
+            &r.type_name,
+            start,
+            Ok(Response::new(out)),
+        )
     }
 
     async fn validate_ephemeral_resource_config(
         &self,
         _r: Request<pb::validate_ephemeral_resource_config::Request>,
     ) -> Rpc<pb::validate_ephemeral_resource_config::Response> {
-        Err(Status::unimplemented("platformkit has no ephemeral resources"))
+        Err(Status::unimplemented(
+            "platformkit has no ephemeral resources",
+        ))
     }
 
     async fn open_ephemeral_resource(
         &self,
         _r: Request<pb::open_ephemeral_resource::Request>,
     ) -> Rpc<pb::open_ephemeral_resource::Response> {
-        Err(Status::unimplemented("platformkit has no ephemeral resources"))
+        Err(Status::unimplemented(
+            "platformkit has no ephemeral resources",
+        ))
     }
 
     async fn renew_ephemeral_resource(
         &self,
         _r: Request<pb::renew_ephemeral_resource::Request>,
     ) -> Rpc<pb::renew_ephemeral_resource::Response> {
-        Err(Status::unimplemented("platformkit has no ephemeral resources"))
+        Err(Status::unimplemented(
+            "platformkit has no ephemeral resources",
+        ))
     }
 
     async fn close_ephemeral_resource(
         &self,
         _r: Request<pb::close_ephemeral_resource::Request>,
     ) -> Rpc<pb::close_ephemeral_resource::Response> {
-        Err(Status::unimplemented("platformkit has no ephemeral resources"))
+        Err(Status::unimplemented(
+            "platformkit has no ephemeral resources",
+        ))
     }
 
     async fn get_functions(
@@ -558,6 +597,8 @@ impl Provider for ProviderService {
     ) -> Rpc<pb::stop_provider::Response> {
         tracing::info!(target: "platform::rpc", "StopProvider: cancelling in-flight operations");
         self.cancel_token().cancel();
-        Ok(Response::new(pb::stop_provider::Response { error: String::new() }))
+        Ok(Response::new(pb::stop_provider::Response {
+            error: String::new(),
+        }))
     }
 }

@@ -5,8 +5,8 @@ use crate::aws::errors::{code, describe};
 use crate::aws::wait;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, PointInTimeRecoverySpecification,
-    PointInTimeRecoveryStatus, ScalarAttributeType, SseSpecification, SseStatus, SseType, TableStatus,
-    Tag,
+    PointInTimeRecoveryStatus, ScalarAttributeType, SseSpecification, SseStatus, SseType,
+    TableStatus, Tag,
 };
 use aws_sdk_dynamodb::Client;
 use std::collections::BTreeMap;
@@ -44,7 +44,10 @@ fn sdk_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, StepError> {
 }
 
 /// The table's ARN and status; `None` when it does not exist.
-async fn describe_table(ddb: &Client, name: &str) -> Result<Option<(String, TableStatus, bool)>, StepError> {
+async fn describe_table(
+    ddb: &Client,
+    name: &str,
+) -> Result<Option<(String, TableStatus, bool)>, StepError> {
     match ddb.describe_table().table_name(name).send().await {
         Ok(r) => Ok(r.table().map(|t| {
             let encrypted = t
@@ -77,7 +80,11 @@ async fn table_tags(ddb: &Client, arn: &str) -> Result<BTreeMap<String, String>,
 
 /// Creates the table or adopts ours, waits until ACTIVE, then converges PITR and tags.
 /// Returns the table ARN.
-pub async fn converge(ddb: &Client, d: &DesiredTable, cancel: &CancellationToken) -> Result<String, StepError> {
+pub async fn converge(
+    ddb: &Client,
+    d: &DesiredTable,
+    cancel: &CancellationToken,
+) -> Result<String, StepError> {
     let arn = match describe_table(ddb, &d.name).await? {
         Some((arn, _, _)) => {
             let t = table_tags(ddb, &arn).await?;
@@ -134,7 +141,10 @@ pub async fn converge(ddb: &Client, d: &DesiredTable, cancel: &CancellationToken
         match describe_table(ddb, &d.name).await? {
             Some((arn, TableStatus::Active, _)) => Ok(Some(arn)),
             Some(_) => Ok(None),
-            None => Err(StepError::new("DescribeTable", format!("table {} vanished while waiting", d.name))),
+            None => Err(StepError::new(
+                "DescribeTable",
+                format!("table {} vanished while waiting", d.name),
+            )),
         }
     })
     .await

@@ -40,10 +40,22 @@ pub struct StateBackend;
 /// The four guarantees the resource keeps true; read reports reality, plan plans `true`,
 /// so switching one off out of band shows as drift and apply repairs it.
 const GUARANTEES: &[(&str, &str)] = &[
-    ("versioning_enabled", "Bucket versioning is enabled (always)."),
-    ("public_access_block_enabled", "All four S3 public-access-block settings are on (always)."),
-    ("bucket_owner_enforced", "Object ownership is BucketOwnerEnforced: ACLs are disabled (always)."),
-    ("point_in_time_recovery_enabled", "Point-in-time recovery is enabled on the lock table (always)."),
+    (
+        "versioning_enabled",
+        "Bucket versioning is enabled (always).",
+    ),
+    (
+        "public_access_block_enabled",
+        "All four S3 public-access-block settings are on (always).",
+    ),
+    (
+        "bucket_owner_enforced",
+        "Object ownership is BucketOwnerEnforced: ACLs are disabled (always).",
+    ),
+    (
+        "point_in_time_recovery_enabled",
+        "Point-in-time recovery is enabled on the lock table (always).",
+    ),
 ];
 
 fn backend_config_type() -> Type {
@@ -60,7 +72,12 @@ impl StateBackend {
     fn desired(aws: &AwsContext, v: &Value) -> (s3::DesiredBucket, lock_table::DesiredTable) {
         let bucket = v.get("bucket").as_str().unwrap_or_default().to_string();
         let owner = tags::owner(TYPE_NAME, &bucket);
-        let all_tags = tags::merged(&aws.default_tags, &v.get("tags").to_string_map(), TYPE_NAME, &bucket);
+        let all_tags = tags::merged(
+            &aws.default_tags,
+            &v.get("tags").to_string_map(),
+            TYPE_NAME,
+            &bucket,
+        );
         let kms = v.get("kms_key_arn").as_str().map(str::to_string);
         (
             s3::DesiredBucket {
@@ -76,7 +93,11 @@ impl StateBackend {
                 owner: owner.clone(),
             },
             lock_table::DesiredTable {
-                name: v.get("lock_table_name").as_str().unwrap_or_default().to_string(),
+                name: v
+                    .get("lock_table_name")
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
                 kms_key_arn: kms,
                 tags: all_tags,
                 owner,
@@ -103,7 +124,9 @@ impl StateBackend {
             Err(e) => {
                 diags.error(
                     "Could not set up the state bucket",
-                    format!("{e}. Everything created so far is kept in state; the next apply resumes."),
+                    format!(
+                        "{e}. Everything created so far is kept in state; the next apply resumes."
+                    ),
                 );
                 for (g, _) in &GUARANTEES[..3] {
                     state.set_attr(g, Value::Bool(false));
@@ -115,7 +138,9 @@ impl StateBackend {
             Err(e) => {
                 diags.error(
                     "Could not set up the lock table",
-                    format!("{e}. Everything created so far is kept in state; the next apply resumes."),
+                    format!(
+                        "{e}. Everything created so far is kept in state; the next apply resumes."
+                    ),
                 );
                 state.set_attr("point_in_time_recovery_enabled", Value::Bool(false));
                 if state.get("lock_table_arn").is_unknown() {
@@ -169,17 +194,29 @@ impl Resource for StateBackend {
         let mut d = Diagnostics::new();
         if let Some(b) = config.get("bucket").as_str() {
             if let Err(why) = validate::bucket_name(b) {
-                d.error_at(AttributePath::root("bucket"), "Invalid bucket name", format!("Bucket name {b:?} {why}."));
+                d.error_at(
+                    AttributePath::root("bucket"),
+                    "Invalid bucket name",
+                    format!("Bucket name {b:?} {why}."),
+                );
             }
         }
         if let Some(t) = config.get("lock_table_name").as_str() {
             if let Err(why) = validate::table_name(t) {
-                d.error_at(AttributePath::root("lock_table_name"), "Invalid table name", format!("Table name {t:?} {why}."));
+                d.error_at(
+                    AttributePath::root("lock_table_name"),
+                    "Invalid table name",
+                    format!("Table name {t:?} {why}."),
+                );
             }
         }
         if let Some(k) = config.get("kms_key_arn").as_str() {
             if let Err(why) = validate::kms_key_arn(k) {
-                d.error_at(AttributePath::root("kms_key_arn"), "Invalid KMS key ARN", format!("{k:?} {why}."));
+                d.error_at(
+                    AttributePath::root("kms_key_arn"),
+                    "Invalid KMS key ARN",
+                    format!("{k:?} {why}."),
+                );
             }
         }
         let days = config.get("noncurrent_version_expiration_days");
@@ -197,9 +234,18 @@ impl Resource for StateBackend {
         d
     }
 
-    fn modify_plan(&self, aws: &AwsContext, req: &PlanRequest, planned: &mut Value, _d: &mut Diagnostics) {
+    fn modify_plan(
+        &self,
+        aws: &AwsContext,
+        req: &PlanRequest,
+        planned: &mut Value,
+        _d: &mut Diagnostics,
+    ) {
         let bucket = planned.get("bucket").clone();
-        if planned.get("lock_table_name").is_null() || planned.get("lock_table_name").is_unknown() && req.config.get("lock_table_name").is_null() {
+        if planned.get("lock_table_name").is_null()
+            || planned.get("lock_table_name").is_unknown()
+                && req.config.get("lock_table_name").is_null()
+        {
             let t = match &bucket {
                 Value::String(b) => Value::from(format!("{b}-lock")),
                 _ => Value::Unknown,
@@ -218,17 +264,26 @@ impl Resource for StateBackend {
         );
         let table = planned.get("lock_table_name").clone();
         let table_arn = match (&table, &aws.account_id) {
-            _ if !req.prior.is_null() && req.prior.get("lock_table_name") == &table && !req.prior.get("lock_table_arn").is_null() => {
+            _ if !req.prior.is_null()
+                && req.prior.get("lock_table_name") == &table
+                && !req.prior.get("lock_table_arn").is_null() =>
+            {
                 req.prior.get("lock_table_arn").clone()
             }
-            (Value::String(t), Some(acct)) => Value::from(format!("arn:{partition}:dynamodb:{}:{acct}:table/{t}", aws.region)),
+            (Value::String(t), Some(acct)) => Value::from(format!(
+                "arn:{partition}:dynamodb:{}:{acct}:table/{t}",
+                aws.region
+            )),
             _ => Value::Unknown,
         };
         planned.set_attr("lock_table_arn", table_arn);
         let tags_all = match (&bucket, planned.get("tags")) {
-            (Value::String(b), t) if t.is_wholly_known() => {
-                Value::string_map(tags::merged(&aws.default_tags, &t.to_string_map(), TYPE_NAME, b))
-            }
+            (Value::String(b), t) if t.is_wholly_known() => Value::string_map(tags::merged(
+                &aws.default_tags,
+                &t.to_string_map(),
+                TYPE_NAME,
+                b,
+            )),
             _ => Value::Unknown,
         };
         planned.set_attr("tags_all", tags_all);
@@ -260,10 +315,20 @@ impl Resource for StateBackend {
 
     async fn read(&self, aws: &AwsContext, state: &Value) -> Result<Option<Value>, Diagnostics> {
         let bucket = state.get("bucket").as_str().unwrap_or_default().to_string();
-        let table = state.get("lock_table_name").as_str().unwrap_or_default().to_string();
-        let (b, t) = tokio::join!(s3::observe(aws.s3(), &bucket), lock_table::observe(aws.dynamodb(), &table));
-        let b = b.map_err(|e| Diagnostics::from_error("Could not read the state bucket", e.to_string()))?;
-        let t = t.map_err(|e| Diagnostics::from_error("Could not read the lock table", e.to_string()))?;
+        let table = state
+            .get("lock_table_name")
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let (b, t) = tokio::join!(
+            s3::observe(aws.s3(), &bucket),
+            lock_table::observe(aws.dynamodb(), &table)
+        );
+        let b = b.map_err(|e| {
+            Diagnostics::from_error("Could not read the state bucket", e.to_string())
+        })?;
+        let t =
+            t.map_err(|e| Diagnostics::from_error("Could not read the lock table", e.to_string()))?;
         if b.is_none() && t.is_none() {
             tracing::info!(target: "platform::state_backend", bucket, "bucket and lock table are gone; removing from state");
             return Ok(None);
@@ -272,13 +337,17 @@ impl Resource for StateBackend {
         match &b {
             Some(o) => {
                 s.set_attr("versioning_enabled", Value::Bool(o.versioning_enabled));
-                s.set_attr("public_access_block_enabled", Value::Bool(o.public_access_block_enabled));
+                s.set_attr(
+                    "public_access_block_enabled",
+                    Value::Bool(o.public_access_block_enabled),
+                );
                 s.set_attr("bucket_owner_enforced", Value::Bool(o.owner_enforced));
                 s.set_attr("kms_key_arn", Value::opt_string(o.kms_key_arn.clone()));
                 s.set_attr("require_tls", Value::Bool(o.tls_policy));
                 s.set_attr(
                     "noncurrent_version_expiration_days",
-                    o.noncurrent_days.map_or(Value::Null, |d| Value::int(d as i64)),
+                    o.noncurrent_days
+                        .map_or(Value::Null, |d| Value::int(d as i64)),
                 );
                 let mut all = o.tags.clone();
                 all.remove(s3::LOCK_TABLE_TAG);
@@ -286,7 +355,11 @@ impl Resource for StateBackend {
                 let prior_tags = state.get("tags");
                 s.set_attr(
                     "tags",
-                    if user.is_empty() && prior_tags.is_null() { Value::Null } else { Value::string_map(user) },
+                    if user.is_empty() && prior_tags.is_null() {
+                        Value::Null
+                    } else {
+                        Value::string_map(user)
+                    },
                 );
                 s.set_attr("tags_all", Value::string_map(all));
             }
@@ -299,7 +372,10 @@ impl Resource for StateBackend {
         match &t {
             Some(o) => {
                 s.set_attr("lock_table_arn", Value::from(o.arn.clone()));
-                s.set_attr("point_in_time_recovery_enabled", Value::Bool(o.pitr_enabled));
+                s.set_attr(
+                    "point_in_time_recovery_enabled",
+                    Value::Bool(o.pitr_enabled),
+                );
             }
             None => {
                 s.set_attr("lock_table_arn", Value::Null);
@@ -315,24 +391,35 @@ impl Resource for StateBackend {
         let force = prior.get("force_destroy").as_bool().unwrap_or(false);
         // Bucket first: if it refuses (still holds state), the lock table stays too.
         if let Err(e) = s3::delete(aws.s3(), bucket, force).await {
-            return ApplyOutcome::failed(prior.clone(), Diagnostics::from_error("Cannot delete the state bucket", e.to_string()));
+            return ApplyOutcome::failed(
+                prior.clone(),
+                Diagnostics::from_error("Cannot delete the state bucket", e.to_string()),
+            );
         }
         if let Err(e) = lock_table::delete(aws.dynamodb(), table, &aws.cancel).await {
             let mut s = prior.clone();
             for (g, _) in &GUARANTEES[..3] {
                 s.set_attr(g, Value::Bool(false));
             }
-            return ApplyOutcome::failed(s, Diagnostics::from_error("Cannot delete the lock table", e.to_string()));
+            return ApplyOutcome::failed(
+                s,
+                Diagnostics::from_error("Cannot delete the lock table", e.to_string()),
+            );
         }
         ApplyOutcome::ok(Value::Null)
     }
 
     async fn import(&self, aws: &AwsContext, id: &str) -> Result<Value, Diagnostics> {
         if let Err(why) = validate::bucket_name(id) {
-            return Err(Diagnostics::from_error("Invalid import id", format!("Import a state backend by its bucket name; {id:?} {why}.")));
+            return Err(Diagnostics::from_error(
+                "Invalid import id",
+                format!("Import a state backend by its bucket name; {id:?} {why}."),
+            ));
         }
         let tags_now = match s3::exists(aws.s3(), id).await {
-            Ok(true) => s3::tags(aws.s3(), id).await.map_err(|e| Diagnostics::from_error("Cannot import", e.to_string()))?,
+            Ok(true) => s3::tags(aws.s3(), id)
+                .await
+                .map_err(|e| Diagnostics::from_error("Cannot import", e.to_string()))?,
             Ok(false) => {
                 return Err(Diagnostics::from_error(
                     "Cannot import: no such bucket",
@@ -341,7 +428,10 @@ impl Resource for StateBackend {
             }
             Err(e) => return Err(Diagnostics::from_error("Cannot import", e.to_string())),
         };
-        let table = tags_now.get(s3::LOCK_TABLE_TAG).cloned().unwrap_or_else(|| format!("{id}-lock"));
+        let table = tags_now
+            .get(s3::LOCK_TABLE_TAG)
+            .cloned()
+            .unwrap_or_else(|| format!("{id}-lock"));
         let partition = policy::partition(&aws.region);
         let mut v = Value::object([
             ("id", Value::from(id)),
@@ -349,7 +439,10 @@ impl Resource for StateBackend {
             ("lock_table_name", Value::from(table.clone())),
             ("force_destroy", Value::Bool(false)),
             ("region", Value::from(aws.region.clone())),
-            ("bucket_arn", Value::from(format!("arn:{partition}:s3:::{id}"))),
+            (
+                "bucket_arn",
+                Value::from(format!("arn:{partition}:s3:::{id}")),
+            ),
         ]);
         v.set_attr(
             "backend_config",
@@ -362,7 +455,12 @@ impl Resource for StateBackend {
             ]),
         );
         let read = self.read(aws, &v).await?;
-        let mut v = read.ok_or_else(|| Diagnostics::from_error("Cannot import", format!("Bucket {id:?} disappeared during import.")))?;
+        let mut v = read.ok_or_else(|| {
+            Diagnostics::from_error(
+                "Cannot import",
+                format!("Bucket {id:?} disappeared during import."),
+            )
+        })?;
         let kms = v.get("kms_key_arn").clone();
         if let Value::Object(m) = v.get_mut("backend_config") {
             m.insert("kms_key_id".into(), kms);
@@ -385,7 +483,10 @@ mod tests {
             ("tags", Value::string_map([("aws:x", "y")])),
         ]);
         let d = StateBackend.validate(&cfg);
-        let paths: Vec<String> = d.0.iter().filter_map(|x| x.path.as_ref().map(|p| p.to_string())).collect();
+        let paths: Vec<String> =
+            d.0.iter()
+                .filter_map(|x| x.path.as_ref().map(|p| p.to_string()))
+                .collect();
         assert_eq!(
             paths,
             vec![
@@ -408,7 +509,10 @@ mod tests {
     fn schema_has_every_guarantee() {
         let s = StateBackend.schema();
         for (g, _) in GUARANTEES {
-            assert!(s.block.attribute(g).is_some_and(|a| a.computed && !a.optional));
+            assert!(s
+                .block
+                .attribute(g)
+                .is_some_and(|a| a.computed && !a.optional));
         }
     }
 }

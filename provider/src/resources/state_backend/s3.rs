@@ -9,9 +9,9 @@ use aws_sdk_s3::types::{
     AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint,
     BucketVersioningStatus, CreateBucketConfiguration, Delete, ExpirationStatus, LifecycleRule,
     LifecycleRuleFilter, NoncurrentVersionExpiration, ObjectIdentifier, ObjectOwnership,
-    OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration,
-    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-    ServerSideEncryptionRule, Tag, Tagging,
+    OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Tag, Tagging,
 };
 use aws_sdk_s3::Client;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -54,7 +54,10 @@ fn fail<E: ProvideErrorMetadata + std::error::Error + 'static>(
     StepError::new(step, describe(&e))
 }
 
-fn built<T>(step: &str, r: Result<T, aws_smithy_types::error::operation::BuildError>) -> Result<T, StepError> {
+fn built<T>(
+    step: &str,
+    r: Result<T, aws_smithy_types::error::operation::BuildError>,
+) -> Result<T, StepError> {
     r.map_err(|e| StepError::new(step, e.to_string()))
 }
 
@@ -162,7 +165,10 @@ pub async fn converge(s3: &Client, d: &DesiredBucket, lock_table: &str) -> Resul
         .collect::<Result<Vec<_>, _>>()?;
     s3.put_bucket_tagging()
         .bucket(b)
-        .tagging(built("PutBucketTagging", Tagging::builder().set_tag_set(Some(tag_set)).build())?)
+        .tagging(built(
+            "PutBucketTagging",
+            Tagging::builder().set_tag_set(Some(tag_set)).build(),
+        )?)
         .send()
         .await
         .map_err(|e| fail("PutBucketTagging", e))?;
@@ -212,7 +218,9 @@ pub async fn converge(s3: &Client, d: &DesiredBucket, lock_table: &str) -> Resul
         Some(k) => ServerSideEncryptionByDefault::builder()
             .sse_algorithm(ServerSideEncryption::AwsKms)
             .kms_master_key_id(k),
-        None => ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256),
+        None => {
+            ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256)
+        }
     };
     let sse_rule = ServerSideEncryptionRule::builder()
         .apply_server_side_encryption_by_default(built("PutBucketEncryption", by_default.build())?)
@@ -222,7 +230,9 @@ pub async fn converge(s3: &Client, d: &DesiredBucket, lock_table: &str) -> Resul
         .bucket(b)
         .server_side_encryption_configuration(built(
             "PutBucketEncryption",
-            ServerSideEncryptionConfiguration::builder().rules(sse_rule).build(),
+            ServerSideEncryptionConfiguration::builder()
+                .rules(sse_rule)
+                .build(),
         )?)
         .send()
         .await
@@ -250,7 +260,9 @@ pub async fn converge(s3: &Client, d: &DesiredBucket, lock_table: &str) -> Resul
         .bucket(b)
         .lifecycle_configuration(built(
             "PutBucketLifecycleConfiguration",
-            BucketLifecycleConfiguration::builder().rules(lifecycle).build(),
+            BucketLifecycleConfiguration::builder()
+                .rules(lifecycle)
+                .build(),
         )?)
         .send()
         .await
@@ -281,11 +293,15 @@ pub async fn observe(s3: &Client, bucket: &str) -> Result<Option<ObservedBucket>
         s3.get_bucket_ownership_controls().bucket(bucket).send(),
         s3.get_bucket_encryption().bucket(bucket).send(),
         s3.get_bucket_policy().bucket(bucket).send(),
-        s3.get_bucket_lifecycle_configuration().bucket(bucket).send(),
+        s3.get_bucket_lifecycle_configuration()
+            .bucket(bucket)
+            .send(),
         tags(s3, bucket),
     );
     let versioning_enabled = match ver {
-        Ok(v) => v.status().is_some_and(|s| *s == BucketVersioningStatus::Enabled),
+        Ok(v) => v
+            .status()
+            .is_some_and(|s| *s == BucketVersioningStatus::Enabled),
         Err(e) => match ok_body(&e) {
             // Some S3 emulators wrap this answer in a root element the SDK does not accept; the
             // HTTP 200 body still says what the status is.
@@ -298,7 +314,11 @@ pub async fn observe(s3: &Client, bucket: &str) -> Result<Option<ObservedBucket>
         tags: tags?,
         ..Default::default()
     };
-    if let Some(p) = absent(pab, "GetPublicAccessBlock", &["NoSuchPublicAccessBlockConfiguration"])? {
+    if let Some(p) = absent(
+        pab,
+        "GetPublicAccessBlock",
+        &["NoSuchPublicAccessBlockConfiguration"],
+    )? {
         o.public_access_block_enabled = p.public_access_block_configuration().is_some_and(|c| {
             c.block_public_acls() == Some(true)
                 && c.ignore_public_acls() == Some(true)
@@ -306,14 +326,22 @@ pub async fn observe(s3: &Client, bucket: &str) -> Result<Option<ObservedBucket>
                 && c.restrict_public_buckets() == Some(true)
         });
     }
-    if let Some(c) = absent(own, "GetBucketOwnershipControls", &["OwnershipControlsNotFoundError"])? {
+    if let Some(c) = absent(
+        own,
+        "GetBucketOwnershipControls",
+        &["OwnershipControlsNotFoundError"],
+    )? {
         o.owner_enforced = c.ownership_controls().is_some_and(|oc| {
             oc.rules()
                 .iter()
                 .any(|r| r.object_ownership() == &ObjectOwnership::BucketOwnerEnforced)
         });
     }
-    if let Some(e) = absent(enc, "GetBucketEncryption", &["ServerSideEncryptionConfigurationNotFoundError"])? {
+    if let Some(e) = absent(
+        enc,
+        "GetBucketEncryption",
+        &["ServerSideEncryptionConfigurationNotFoundError"],
+    )? {
         let default = e
             .server_side_encryption_configuration()
             .and_then(|c| c.rules().first())
@@ -328,7 +356,11 @@ pub async fn observe(s3: &Client, bucket: &str) -> Result<Option<ObservedBucket>
     if let Some(p) = absent(pol, "GetBucketPolicy", &["NoSuchBucketPolicy"])? {
         o.tls_policy = p.policy().is_some_and(policy::has_tls_statement);
     }
-    if let Some(l) = absent(lc, "GetBucketLifecycleConfiguration", &["NoSuchLifecycleConfiguration"])? {
+    if let Some(l) = absent(
+        lc,
+        "GetBucketLifecycleConfiguration",
+        &["NoSuchLifecycleConfiguration"],
+    )? {
         o.noncurrent_days = l
             .rules()
             .iter()
@@ -367,7 +399,10 @@ async fn empty(s3: &Client, bucket: &str) -> Result<usize, StepError> {
             if let Some(k) = v.key() {
                 ids.push(built(
                     "DeleteObjects",
-                    ObjectIdentifier::builder().key(k).set_version_id(v.version_id().map(str::to_string)).build(),
+                    ObjectIdentifier::builder()
+                        .key(k)
+                        .set_version_id(v.version_id().map(str::to_string))
+                        .build(),
                 )?);
             }
         }
@@ -375,7 +410,10 @@ async fn empty(s3: &Client, bucket: &str) -> Result<usize, StepError> {
             if let Some(k) = m.key() {
                 ids.push(built(
                     "DeleteObjects",
-                    ObjectIdentifier::builder().key(k).set_version_id(m.version_id().map(str::to_string)).build(),
+                    ObjectIdentifier::builder()
+                        .key(k)
+                        .set_version_id(m.version_id().map(str::to_string))
+                        .build(),
                 )?);
             }
         }
@@ -385,7 +423,10 @@ async fn empty(s3: &Client, bucket: &str) -> Result<usize, StepError> {
         deleted += ids.len();
         s3.delete_objects()
             .bucket(bucket)
-            .delete(built("DeleteObjects", Delete::builder().set_objects(Some(ids)).quiet(true).build())?)
+            .delete(built(
+                "DeleteObjects",
+                Delete::builder().set_objects(Some(ids)).quiet(true).build(),
+            )?)
             .send()
             .await
             .map_err(|e| fail("DeleteObjects", e))?;

@@ -44,7 +44,10 @@ pub fn bucket_name(name: &str) -> Result<(), String> {
 /// DynamoDB table names: 3-255 characters of letters, digits, `_`, `-` and `.`.
 pub fn table_name(name: &str) -> Result<(), String> {
     if !(3..=255).contains(&name.len()) {
-        return Err(format!("must be 3 to 255 characters long (is {})", name.len()));
+        return Err(format!(
+            "must be 3 to 255 characters long (is {})",
+            name.len()
+        ));
     }
     if let Some(c) = name
         .chars()
@@ -101,10 +104,18 @@ pub fn tags(path: AttributePath, tags: &Value, d: &mut Diagnostics) {
             );
         }
         if k.is_empty() || k.chars().count() > 128 {
-            d.error_at(p.clone(), "Invalid tag key", "Tag keys are 1 to 128 characters.");
+            d.error_at(
+                p.clone(),
+                "Invalid tag key",
+                "Tag keys are 1 to 128 characters.",
+            );
         }
         if v.as_str().is_some_and(|v| v.chars().count() > 256) {
-            d.error_at(p, "Invalid tag value", "Tag values are at most 256 characters.");
+            d.error_at(
+                p,
+                "Invalid tag value",
+                "Tag values are at most 256 characters.",
+            );
         }
     }
 }
@@ -115,7 +126,13 @@ mod tests {
 
     #[test]
     fn bucket_names() {
-        for ok in ["abc", "my-state-bucket", "a.b.c", "0123", "platformkit-quickstart-state"] {
+        for ok in [
+            "abc",
+            "my-state-bucket",
+            "a.b.c",
+            "0123",
+            "platformkit-quickstart-state",
+        ] {
             assert!(bucket_name(ok).is_ok(), "{ok}");
         }
         for bad in [

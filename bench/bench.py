@@ -31,6 +31,7 @@ import hashlib
 import os
 import platform as pyplatform
 import re
+import select
 import shutil
 import signal
 import socket
@@ -54,6 +55,8 @@ MAGIC_COOKIE_KEY = "TF_PLUGIN_MAGIC_COOKIE"
 MAGIC_COOKIE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
 PLATFORM_VERSION = "0.1.0"
 MiB = 1024 * 1024
+HANDSHAKE_TIMEOUT_S = 30  # a provider that never prints its handshake line
+TERRAFORM_TIMEOUT_S = 600  # one terraform command
 
 
 @dataclass
@@ -331,7 +334,7 @@ class Served:
         self.proc = subprocess.Popen([str(prov.binary)], env=env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
         assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
+        line = self._read_line(t0 + HANDSHAKE_TIMEOUT_S)
         self.elapsed_ms = (time.perf_counter() - t0) * 1000.0
         parts = line.decode("utf-8", "replace").strip().split("|")
         if len(parts) < 5 or parts[0] != "1" or parts[4] != "grpc":
@@ -339,6 +342,21 @@ class Served:
             raise RuntimeError(f"{prov.label}: unexpected handshake line {line!r}")
         self.network, self.address = parts[2], parts[3]
         self.server_cert = parts[5] if len(parts) > 5 else ""
+
+    def _read_line(self, deadline: float) -> bytes:
+        """The first line of stdout, or whatever came before EOF or the deadline (then the check fails)."""
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        buf = b""
+        while b"\n" not in buf:
+            left = deadline - time.perf_counter()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                break
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            buf += chunk
+        return buf.split(b"\n", 1)[0] + b"\n"
 
     @property
     def grpc_target(self) -> str:
@@ -448,9 +466,18 @@ class Workdir:
         return subprocess.Popen([str(TERRAFORM), *args], cwd=self.dir, env=self.env,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
+    @staticmethod
+    def communicate(proc: subprocess.Popen) -> tuple:
+        try:
+            return proc.communicate(timeout=TERRAFORM_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise RuntimeError(f"terraform did not finish within {TERRAFORM_TIMEOUT_S} s")
+
     def check(self, *args: str) -> None:
         proc = self.run(*args)
-        out, _ = proc.communicate()
+        out, _ = self.communicate(proc)
         if proc.returncode != 0:
             raise RuntimeError(f"{self.prov.label}: terraform {' '.join(args)} failed:\n"
                                f"{out.decode('utf-8', 'replace')}")
@@ -460,7 +487,7 @@ class Workdir:
     def plan_wall(self) -> float:
         t0 = time.perf_counter()
         proc = self.run(*self.PLAN)
-        out, _ = proc.communicate()
+        out, _ = self.communicate(proc)
         wall = time.perf_counter() - t0
         if proc.returncode != 0:
             raise RuntimeError(f"{self.prov.label}: terraform plan failed:\n{out.decode('utf-8', 'replace')}")
@@ -472,7 +499,12 @@ class Workdir:
             proc = subprocess.Popen([str(TERRAFORM), *self.PLAN], cwd=self.dir, env=self.env,
                                     stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT)
             peak: Dict[int, int] = {}
+            deadline = time.monotonic() + TERRAFORM_TIMEOUT_S
             while proc.poll() is None:
+                if time.monotonic() > deadline:
+                    proc.kill()
+                    proc.wait()
+                    raise RuntimeError(f"{self.prov.label}: terraform plan did not finish in time")
                 for pid in descendants(proc.pid):
                     hwm = provider_hwm_kib(pid)
                     if hwm is not None and hwm > peak.get(pid, 0):
@@ -499,7 +531,7 @@ def prepare_mirror(provs: List[Provider], mirror: Path, cli_config: Path) -> Non
     aws_dir.mkdir(parents=True, exist_ok=True)
     aws_zip = CACHE / "peers/aws/terraform-provider-aws_3.39.0_linux_amd64.zip"
     dest = aws_dir / aws_zip.name
-    if not dest.exists() or dest.stat().st_size != aws_zip.stat().st_size:
+    if not dest.exists() or sha256_of(dest) != sha256_of(aws_zip):
         shutil.copy2(aws_zip, dest)
     # Only the mirror: no direct installation, so nothing is looked up on the network.
     cli_config.write_text(f"""\
@@ -703,9 +735,9 @@ def write_report(path: Path, table: str, provs: List[Provider], args: argparse.N
         ("aws 3.39.0", "release zip inside that wheel (`cloudrail/terraform_plugins/`)",
          CACHE / "peers/aws/terraform-provider-aws_3.39.0_linux_amd64.zip"),
     ]
-    for label, what, path in sources:
-        if path.exists():
-            lines.append(f"| {label} | {what}: `{path.name}` | `{sha256_of(path)}` |")
+    for label, what, source in sources:
+        if source.exists():
+            lines.append(f"| {label} | {what}: `{source.name}` | `{sha256_of(source)}` |")
     notes = [f"- {p.label}: {v}" for p in provs for k, v in p.notes.items() if not k.startswith("procs_")]
     if notes:
         lines += ["", "Notes:", *notes]

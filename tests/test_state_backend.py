@@ -232,3 +232,15 @@ def test_existing_foreign_bucket_is_not_adopted(tf_factory, clean_moto):
     assert result.returncode != 0
     assert "not managed by this resource" in flat(result.output)
     assert "terraform import" in flat(result.output)
+    # Part-way failure: the lock table was created concurrently and is recorded (tainted), not orphaned.
+    assert tf.state_list() == ["platform_state_backend.b"]
+    assert moto.client("dynamodb").list_tables()["TableNames"] == [f"{BUCKET}-lock"]
+    assert "tainted" in flat(tf.run("state", "show", "-no-color", "platform_state_backend.b").output)
+    # Once the name clash is gone, the next apply resumes and converges.
+    moto.client("s3").delete_bucket(Bucket=BUCKET)
+    tf.apply()
+    assert_bucket_secure(moto, BUCKET)
+    assert_table_ready(moto, f"{BUCKET}-lock")
+    assert tf.plan() == 0
+    tf.destroy()
+    assert_nothing_left(moto)

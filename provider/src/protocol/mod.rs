@@ -602,3 +602,133 @@ impl Provider for ProviderService {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framework::codec;
+
+    fn backend_type() -> crate::framework::Type {
+        crate::resources::state_backend::StateBackend
+            .schema()
+            .value_type()
+    }
+
+    #[tokio::test]
+    async fn schema_attributes_have_exactly_one_type() {
+        let svc = ProviderService::new();
+        let r = svc
+            .get_provider_schema(Request::new(Default::default()))
+            .await
+            .expect("schema")
+            .into_inner();
+        let provider = r.provider.expect("provider schema");
+        let block = provider.block.expect("block");
+        assert!(block.attributes.iter().any(|a| a.name == "region"));
+        assert!(block
+            .block_types
+            .iter()
+            .any(|b| b.type_name == "assume_role"));
+        for s in r.resource_schemas.values() {
+            for a in &s.block.as_ref().expect("block").attributes {
+                assert!(a.r#type.is_empty() != a.nested_type.is_none(), "{}", a.name);
+                assert!(!a.description.is_empty(), "{} has no description", a.name);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn upgrade_state_accepts_json_with_removed_attributes() {
+        let svc = ProviderService::new();
+        let raw = serde_json::json!({
+            "bucket": "my-state", "lock_table_name": "my-state-lock", "force_destroy": false,
+            "an_attribute_from_an_older_version": 1
+        });
+        let r = svc
+            .upgrade_resource_state(Request::new(pb::upgrade_resource_state::Request {
+                type_name: "platform_state_backend".into(),
+                version: 0,
+                raw_state: Some(pb::RawState {
+                    json: raw.to_string().into_bytes(),
+                    flatmap: Default::default(),
+                }),
+            }))
+            .await
+            .expect("rpc")
+            .into_inner();
+        assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
+        let v = codec::from_msgpack(&r.upgraded_state.expect("state").msgpack, &backend_type())
+            .expect("decode");
+        assert_eq!(v.get("bucket").as_str(), Some("my-state"));
+        assert!(v.get("tags").is_null());
+    }
+
+    #[tokio::test]
+    async fn validate_reports_attribute_paths() {
+        let svc = ProviderService::new();
+        let ty = backend_type();
+        let cfg = Value::object([("bucket", Value::from("Not_Valid"))]);
+        let r = svc
+            .validate_resource_config(Request::new(pb::validate_resource_config::Request {
+                type_name: "platform_state_backend".into(),
+                config: Some(convert::encode(&cfg, &ty).expect("encode")),
+                client_capabilities: None,
+            }))
+            .await
+            .expect("rpc")
+            .into_inner();
+        assert_eq!(r.diagnostics.len(), 1);
+        let path = r.diagnostics[0].attribute.as_ref().expect("path");
+        assert_eq!(
+            path.steps[0].selector,
+            Some(pb::attribute_path::step::Selector::AttributeName(
+                "bucket".into()
+            ))
+        );
+    }
+
+    #[tokio::test]
+    async fn plan_before_configure_is_a_diagnostic_not_a_panic() {
+        let svc = ProviderService::new();
+        let ty = backend_type();
+        let cfg = Value::object([("bucket", Value::from("fine-name"))]);
+        let dv = convert::encode(&cfg, &ty).expect("encode");
+        let r = svc
+            .plan_resource_change(Request::new(pb::plan_resource_change::Request {
+                type_name: "platform_state_backend".into(),
+                prior_state: Some(convert::encode(&Value::Null, &ty).expect("encode")),
+                proposed_new_state: Some(dv.clone()),
+                config: Some(dv),
+                ..Default::default()
+            }))
+            .await
+            .expect("rpc")
+            .into_inner();
+        assert!(r
+            .diagnostics
+            .iter()
+            .any(|d| d.summary == "Provider not configured"));
+    }
+
+    #[tokio::test]
+    async fn unknown_resource_type_is_an_error_status() {
+        let svc = ProviderService::new();
+        let r = svc
+            .validate_resource_config(Request::new(pb::validate_resource_config::Request {
+                type_name: "platform_nope".into(),
+                ..Default::default()
+            }))
+            .await;
+        assert!(r.is_err());
+    }
+
+    #[tokio::test]
+    async fn stop_provider_cancels_the_shared_token() {
+        let svc = ProviderService::new();
+        let token = svc.cancel_token();
+        svc.stop_provider(Request::new(Default::default()))
+            .await
+            .expect("rpc");
+        assert!(token.is_cancelled());
+    }
+}

@@ -244,3 +244,37 @@ def test_existing_foreign_bucket_is_not_adopted(tf_factory, clean_moto):
     assert tf.plan() == 0
     tf.destroy()
     assert_nothing_left(moto)
+
+
+def test_profile_and_default_tags(tf_factory, clean_moto, tmp_path):
+    """Credentials from a named profile; default_tags land on every object but stay out of `tags`."""
+    moto = clean_moto
+    creds = tmp_path / "credentials"
+    creds.write_text("[platform-e2e]\naws_access_key_id = fromprofile\naws_secret_access_key = fromprofile\n")
+    tf = tf_factory(
+        "filesystem",
+        env={
+            "AWS_ACCESS_KEY_ID": "",
+            "AWS_SECRET_ACCESS_KEY": "",
+            "AWS_SHARED_CREDENTIALS_FILE": str(creds),
+            "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
+        },
+    )
+    tf.write_config(
+        backend_hcl(extra='  tags = { team = "platform" }', output=False),
+        endpoint=moto.endpoint,
+        provider_extra='profile = "platform-e2e"\ndefault_tags {\n  tags = { cost_center = "42" }\n}',
+    )
+    tf.init()
+    tf.apply()
+    tags = {t["Key"]: t["Value"] for t in moto.client("s3").get_bucket_tagging(Bucket=BUCKET)["TagSet"]}
+    assert tags["cost_center"] == "42" and tags["team"] == "platform"
+    table_arn = moto.client("dynamodb").describe_table(TableName=f"{BUCKET}-lock")["Table"]["TableArn"]
+    ttags = {t["Key"]: t["Value"] for t in moto.client("dynamodb").list_tags_of_resource(ResourceArn=table_arn)["Tags"]}
+    assert ttags["cost_center"] == "42" and ttags["platform:managed-by"] == "platformkit"
+    values = tf.resource_values("platform_state_backend.b")
+    assert values["tags"] == {"team": "platform"}
+    assert values["tags_all"]["cost_center"] == "42"
+    assert tf.plan() == 0
+    tf.destroy()
+    assert_nothing_left(moto)

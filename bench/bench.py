@@ -722,7 +722,7 @@ def write_report(path: Path, table: str, provs: List[Provider], args: argparse.N
         " (versioning, SSE, lifecycle inline) + `aws_s3_bucket_public_access_block` + `aws_dynamodb_table`"
         " (`LockID`, on-demand, SSE, PITR), with moto endpoints and the skip_* settings.",
         "",
-        "| provider | binary | sha256 |",
+        "| provider | file | sha256 |",
         "| --- | --- | --- |",
     ]
     for p in provs:

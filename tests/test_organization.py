@@ -183,8 +183,19 @@ def test_organization_lifecycle(tf_factory, clean_moto):
     assert attached(moto, a["id"])["OU-Project-A-baseline"][0] == baseline_id
     assert tf.plan() == 0, tf.last.stdout
 
-    # Import an account by its id into a fresh state: the same configuration then plans no change.
+    # Drift in content: a guardrail edited out of band is put back, in place.
+    org.update_policy(PolicyId=baseline_id, Content=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    assert tf.plan() == 2
+    tf.apply()
+    restored = attached(moto, a["id"])["OU-Project-A-baseline"]
+    assert restored[0] == baseline_id and restored[1]["Statement"][0]["Sid"] == "DenyLeavingOrganization"
+    assert tf.plan() == 0, tf.last.stdout
+
+    # Import an account by its id and an OU by its id into a fresh state: the same configuration then
+    # plans no change (the guardrail switches are recovered from the attached documents).
     b_dev = tf.resource_values("platform_org_account.projectb_dev")
+    b_block = ou_hcl().split('resource "platform_organizational_unit" "b"')[1]
     fresh = tf_factory("filesystem", name="import")
     fresh.write_config(
         f"""
@@ -193,16 +204,23 @@ resource "platform_org_account" "imported" {{
   email     = "aws+projectb-dev@example.com"
   parent_id = "{b['id']}"
 }}
+
+resource "platform_organizational_unit" "imported" {b_block}
 """,
         endpoint=moto.endpoint,
     )
     fresh.init()
     fresh.import_("platform_org_account.imported", b_dev["id"])
+    fresh.import_("platform_organizational_unit.imported", b["id"])
     values = fresh.resource_values("platform_org_account.imported")
     assert values["name"] == "ProjectB-Dev" and values["parent_id"] == b["id"]
     assert values["close_on_deletion"] is False
+    ou_values = fresh.resource_values("platform_organizational_unit.imported")
+    assert ou_values["policy_ids"] == b["policy_ids"]
+    assert ou_values["guardrails"][0]["protect_cloudtrail"] is False
     assert fresh.plan() == 0, fresh.last.stdout
     fresh.run("state", "rm", "platform_org_account.imported")
+    fresh.run("state", "rm", "platform_organizational_unit.imported")
 
     # Destroy: accounts without close_on_deletion are only forgotten (a warning), the one with it is
     # closed; the OUs still hold accounts, so their deletion is refused with a clear message.

@@ -221,6 +221,101 @@ impl Guardrails {
     }
 }
 
+impl Guardrails {
+    /// Recovers the switches from documents this module rendered (used by import). Only
+    /// a reconstruction that renders back to exactly these documents is returned, so an
+    /// edited or foreign policy is never misread.
+    pub fn from_documents(docs: &BTreeMap<String, String>) -> Option<Guardrails> {
+        let parse = |k: &str| {
+            docs.get(k)
+                .and_then(|d| serde_json::from_str::<Json>(d).ok())
+        };
+        let base = parse(BASELINE_KEY);
+        let regions = parse(REGIONS_KEY);
+        let sids: Vec<String> = base
+            .as_ref()
+            .and_then(|b| b["Statement"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|s| s["Sid"].as_str().map(str::to_string))
+            .collect();
+        let has = |sid: &str| sids.iter().any(|s| s == sid);
+        let list = |v: &Json| -> Vec<String> {
+            v.as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut exempt = Vec::new();
+        let mut allowed = Vec::new();
+        if let Some(r) = &regions {
+            let cond = &r["Statement"][0]["Condition"];
+            allowed = list(&cond["StringNotEquals"]["aws:RequestedRegion"]);
+            exempt = list(&cond["ArnNotLike"]["aws:PrincipalARN"]);
+        } else if let Some(b) = &base {
+            for st in b["Statement"].as_array().cloned().unwrap_or_default() {
+                let e = list(&st["Condition"]["ArnNotLike"]["aws:PrincipalARN"]);
+                if !e.is_empty() {
+                    exempt = e;
+                    break;
+                }
+            }
+        }
+        let g = Guardrails {
+            deny_leaving_organization: has("DenyLeavingOrganization"),
+            protect_flow_logs: has("ProtectFlowLogs"),
+            protect_cloudtrail: has("ProtectCloudTrail"),
+            deny_root_user: has("DenyRootUser"),
+            allowed_regions: allowed,
+            exempt_principal_arns: exempt,
+        };
+        let rendered = g.render();
+        let guardrail_docs: BTreeMap<&String, &String> = docs
+            .iter()
+            .filter(|(k, _)| *k == BASELINE_KEY || *k == REGIONS_KEY)
+            .collect();
+        let same = rendered.len() == guardrail_docs.len()
+            && rendered.iter().all(|(k, d)| {
+                guardrail_docs
+                    .get(k)
+                    .is_some_and(|other| same_document(d, other))
+            });
+        same.then_some(g)
+    }
+
+    /// The `guardrails` block value for these switches: an empty list when everything is
+    /// at its default (the block can then be left out of the configuration).
+    pub fn to_block(&self) -> Value {
+        if *self == Guardrails::default() {
+            return Value::List(Vec::new());
+        }
+        let opt_list = |v: &Vec<String>| {
+            if v.is_empty() {
+                Value::Null
+            } else {
+                Value::List(v.iter().map(|s| Value::from(s.clone())).collect())
+            }
+        };
+        Value::List(vec![Value::object([
+            (
+                "deny_leaving_organization",
+                Value::Bool(self.deny_leaving_organization),
+            ),
+            ("protect_flow_logs", Value::Bool(self.protect_flow_logs)),
+            ("protect_cloudtrail", Value::Bool(self.protect_cloudtrail)),
+            ("deny_root_user", Value::Bool(self.deny_root_user)),
+            ("allowed_regions", opt_list(&self.allowed_regions)),
+            (
+                "exempt_principal_arns",
+                opt_list(&self.exempt_principal_arns),
+            ),
+        ])])
+    }
+}
+
 /// SCP names: 1-128 characters; we keep to a portable subset so the name can also be
 /// a suffix of `<ou name>-<key>`.
 pub fn policy_key(name: &str) -> Result<(), String> {
@@ -477,6 +572,30 @@ mod tests {
             ..Guardrails::default()
         };
         assert_eq!(g.render(), g.render());
+    }
+
+    #[test]
+    fn import_recovers_the_switches() {
+        let g = Guardrails {
+            protect_cloudtrail: false,
+            allowed_regions: vec!["eu-west-1".into()],
+            exempt_principal_arns: vec!["arn:aws:iam::*:role/bg".into()],
+            ..Guardrails::default()
+        };
+        assert_eq!(Guardrails::from_documents(&g.render()), Some(g));
+        let g = Guardrails {
+            deny_root_user: false,
+            exempt_principal_arns: vec!["arn:aws:iam::*:role/bg".into()],
+            ..Guardrails::default()
+        };
+        assert_eq!(Guardrails::from_documents(&g.render()), Some(g.clone()));
+        let mut edited = g.render();
+        edited.insert(
+            BASELINE_KEY.into(),
+            r#"{"Statement":[{"Sid":"Other"}]}"#.into(),
+        );
+        assert_eq!(Guardrails::from_documents(&edited), None);
+        assert_eq!(Guardrails::default().to_block(), Value::List(Vec::new()));
     }
 
     #[test]

@@ -581,6 +581,19 @@ impl Resource for OrganizationalUnit {
                 format!("OU {id} disappeared during import."),
             )
         })?;
+        let docs = v.get("policy_documents").to_string_map();
+        match Guardrails::from_documents(&docs) {
+            Some(g) => {
+                let mut block = g.to_block();
+                if let Value::List(gs) = &mut block {
+                    gs.iter_mut().for_each(fill_defaults);
+                }
+                v.set_attr("guardrails", block);
+            }
+            None => {
+                tracing::warn!(target: "platform::organization", id, "attached guardrail policies were not rendered by platformkit; the next apply re-renders them")
+            }
+        }
         let extra: BTreeMap<String, String> = v
             .get("policy_documents")
             .to_string_map()

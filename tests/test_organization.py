@@ -274,3 +274,40 @@ output "count" {
     assert out["count"] == 3
     sids = [s["Sid"] for s in json.loads(out["docs"]["baseline"])["Statement"]]
     assert "ProtectCloudTrail" not in sids and "DenyRootUser" in sids
+
+
+def test_account_failure_part_way_keeps_the_account_and_resumes(tf, clean_moto):
+    """CreateAccount succeeds, the move into a (nonexistent) OU fails: the account is kept in state with the
+    error, and the next apply adopts that same account (owner tag) instead of creating a second one."""
+    moto = clean_moto
+    root = make_org(moto)
+    org = org_client(moto)
+
+    def config(parent: str) -> str:
+        return f"""
+resource "platform_org_account" "dev" {{
+  name      = "ProjectC-Dev"
+  email     = "aws+projectc-dev@example.com"
+  parent_id = "{parent}"
+  timeouts {{
+    create = "2m"
+  }}
+}}
+"""
+
+    tf.write_config(config("ou-zzzz-zzzzzzzz"), endpoint=moto.endpoint)
+    tf.init()
+    result = tf.apply(check=False)
+    assert result.returncode != 0
+    assert "Could not place the account" in flat(result.output)
+    created = [a for a in org.list_accounts()["Accounts"] if a["Email"] == "aws+projectc-dev@example.com"]
+    assert len(created) == 1
+    assert tf.state_list() == ["platform_org_account.dev"]
+    assert tf.resource_values("platform_org_account.dev")["id"] == created[0]["Id"]
+
+    tf.write_config(config(root), endpoint=moto.endpoint)
+    tf.apply()
+    same = [a for a in org.list_accounts()["Accounts"] if a["Email"] == "aws+projectc-dev@example.com"]
+    assert [a["Id"] for a in same] == [created[0]["Id"]]
+    assert tf.resource_values("platform_org_account.dev")["id"] == created[0]["Id"]
+    assert tf.plan() == 0, tf.last.stdout

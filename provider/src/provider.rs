@@ -59,9 +59,15 @@ pub fn provider_schema() -> Schema {
 }
 
 pub fn resources() -> Vec<Arc<dyn Resource>> {
-    vec![Arc::new(crate::resources::state_backend::StateBackend)]
+    vec![
+        Arc::new(crate::resources::state_backend::StateBackend),
+        Arc::new(crate::resources::organization::ou::OrganizationalUnit),
+        Arc::new(crate::resources::organization::account::OrgAccount::default()),
+    ]
 }
 
 pub fn data_sources() -> Vec<Arc<dyn DataSource>> {
-    Vec::new()
+    vec![Arc::new(
+        crate::resources::organization::guardrail_data::GuardrailPolicy,
+    )]
 }

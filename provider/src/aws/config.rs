@@ -295,6 +295,7 @@ pub struct AwsContext {
     s3: OnceLock<aws_sdk_s3::Client>,
     dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
     sts: OnceLock<aws_sdk_sts::Client>,
+    organizations: OnceLock<aws_sdk_organizations::Client>,
 }
 
 impl AwsContext {
@@ -402,6 +403,7 @@ impl AwsContext {
             s3: OnceLock::new(),
             dynamodb: OnceLock::new(),
             sts: OnceLock::new(),
+            organizations: OnceLock::new(),
         };
 
         if !s.allowed_account_ids.is_empty() {
@@ -466,6 +468,17 @@ impl AwsContext {
                 b = b.endpoint_url(u);
             }
             aws_sdk_sts::Client::from_conf(b.build())
+        })
+    }
+
+    pub fn organizations(&self) -> &aws_sdk_organizations::Client {
+        self.organizations.get_or_init(|| {
+            let mut b =
+                aws_sdk_organizations::config::Builder::from(&self.sdk).interceptor(CallLogger);
+            if let Some(u) = self.endpoint("organizations") {
+                b = b.endpoint_url(u);
+            }
+            aws_sdk_organizations::Client::from_conf(b.build())
         })
     }
 }

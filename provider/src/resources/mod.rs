@@ -1,1 +1,2 @@
+pub mod organization;
 pub mod state_backend;

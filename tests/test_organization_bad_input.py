@@ -53,6 +53,7 @@ def account(name: str, email: str) -> str:
     [
         (account("Dev", "not-an-email"), "Invalid email address", "email"),
         (account("Dev", "dev@example..com"), "Invalid email address", "email"),
+        (account("A" * 51, "dev@example.com"), "Invalid account name", "name"),
         (ou('  guardrails {\n    allowed_regions = ["eu-central-1", "moon-base-1"]\n  }'), "Invalid AWS region", "allowed_regions"),
         (ou('  extra_policies = { broken = "{\\"Statement\\": [" }'), "Invalid policy document", "extra_policies"),
         (ou(f"  extra_policies = {{ huge = {hcl_str(BIG)} }}"), "at most 5120", "extra_policies"),

@@ -19,6 +19,11 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
+def moto_requests(moto) -> list[str]:
+    text = moto.log_path.read_text(errors="replace") if moto.log_path.exists() else ""
+    return [line for line in text.splitlines() if '"' in line and "HTTP/1.1" in line and "moto-api" not in line]
+
+
 def copy_tree(src: Path, dst: Path, skip=()) -> None:
     dst.mkdir(parents=True, exist_ok=True)
     for f in src.iterdir():
@@ -56,7 +61,14 @@ def test_management_stack_and_member_stack(tf_factory, clean_moto, tmp_path):
     for ou_id in ous.values():
         attached = {p["Name"] for p in org.list_policies_for_target(TargetId=ou_id, Filter="SERVICE_CONTROL_POLICY")["Policies"]}
         assert len(attached) == 3 and "FullAWSAccess" in attached
+    # Refresh is batched per object: OU = DescribeOrganizationalUnit, ListParents, ListTagsForResource,
+    # ListPoliciesForTarget + DescribePolicy per guardrail (6); account = DescribeAccount, ListParents,
+    # ListTagsForResource (3). 2 OUs + 6 accounts = 30 calls for the whole organization, plus the one STS
+    # GetCallerIdentity of allowed_account_ids.
+    before = len(moto_requests(moto))
     assert mgmt.plan(var=var) == 0, mgmt.last.stdout
+    refresh_calls = len(moto_requests(moto)) - before
+    assert refresh_calls <= 31, refresh_calls
 
     # An environment stack in ProjectB-QA, pinned to it.
     member = tf_factory("filesystem", name="member")

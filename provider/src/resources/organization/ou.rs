@@ -453,12 +453,24 @@ impl Resource for OrganizationalUnit {
         let prior_docs = state.get("policy_documents").to_string_map();
         let mut ids = BTreeMap::new();
         let mut docs = BTreeMap::new();
-        for (key, pid) in state.get("policy_ids").to_string_map() {
-            if !attached.contains(&pid) {
-                tracing::info!(target: "platform::organization", policy = pid, key, "policy is no longer attached (drift)");
-                continue;
-            }
-            if let Some((_, content)) = api::describe_policy(c, &pid).await.map_err(rd)? {
+        let wanted: Vec<(String, String)> = state
+            .get("policy_ids")
+            .to_string_map()
+            .into_iter()
+            .filter(|(key, pid)| {
+                let on = attached.contains(pid);
+                if !on {
+                    tracing::info!(target: "platform::organization", policy = pid, key, "policy is no longer attached (drift)");
+                }
+                on
+            })
+            .collect();
+        // The documents are independent: fetch them concurrently.
+        let contents =
+            futures::future::join_all(wanted.iter().map(|(_, pid)| api::describe_policy(c, pid)))
+                .await;
+        for ((key, pid), content) in wanted.into_iter().zip(contents) {
+            if let Some((_, content)) = content.map_err(rd)? {
                 let doc = match prior_docs.get(&key) {
                     Some(p) if guardrails::same_document(p, &content) => p.clone(),
                     _ => content,

@@ -76,7 +76,13 @@ def test_stack_state_in_backend_and_lock_refuses_concurrent_plan(tf_factory, cle
     assert b"platform_state_backend" in obj["Body"].read()
     assert app.plan() == 0
 
-    # One terraform holds the lock while it waits for approval ...
+    # One terraform holds the lock while it waits for approval of a change (written first, so that
+    # it has something to ask about) ...
+    app.write_config(
+        'resource "platform_state_backend" "payload" {\n  bucket        = "pk-e2e-payload"\n'
+        '  force_destroy = true\n  tags          = { changed = "yes" }\n}\n',
+        endpoint=moto.endpoint,
+    )
     env = app.environment()
     env["TF_INPUT"] = "1"
     holder = subprocess.Popen(
@@ -96,11 +102,6 @@ def test_stack_state_in_backend_and_lock_refuses_concurrent_plan(tf_factory, cle
             items = ddb.scan(TableName=f"{BUCKET}-lock")["Items"]
             return [i for i in items if i["LockID"]["S"] == f"{BUCKET}/{KEY}" and "Info" in i]
 
-        app.write_config(
-            'resource "platform_state_backend" "payload" {\n  bucket        = "pk-e2e-payload"\n'
-            '  force_destroy = true\n  tags          = { changed = "yes" }\n}\n',
-            endpoint=moto.endpoint,
-        )
         wait_for(lock_item, 60, "the first terraform to take the state lock")
 
         # ... so a concurrent plan is refused.

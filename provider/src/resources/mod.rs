@@ -1,1 +1,2 @@
+pub mod environment;
 pub mod state_backend;

@@ -1272,10 +1272,12 @@ pub async fn delete(c: &Ctx<'_>, env: &str) -> Result<(), StepError> {
     super::network::delete_role(c.iam, &node_role_name(env)).await?;
     if let Some(k) = &o.kms_key_arn {
         let _ = c.kms.delete_alias().alias_name(kms_alias(env)).send().await;
+        // The bare key id: AWS takes the ARN too, moto only the id.
+        let key_id = k.rsplit('/').next().unwrap_or(k);
         match c
             .kms
             .schedule_key_deletion()
-            .key_id(k)
+            .key_id(key_id)
             .pending_window_in_days(7)
             .send()
             .await

@@ -342,7 +342,8 @@ resource "platform_environment" "e" {{
 {public}
   }}
 
-  node_groups "general" {{
+  node_groups {{
+    name           = "general"
     instance_types = ["t3.large"]
     min_size       = 1
     max_size       = 5
@@ -484,7 +485,8 @@ resource "platform_environment" "e" {{
   cluster {{
     {cluster}
   }}
-  node_groups "general" {{
+  node_groups {{
+    name = "general"
     {ng}
   }}
 }}

@@ -92,9 +92,9 @@ resource "platform_environment" "this" {
 
   dynamic "node_groups" {
     for_each = var.enable_cluster ? local.node_groups : {}
-    labels   = [node_groups.key]
 
     content {
+      name           = node_groups.key
       instance_types = node_groups.value.instance_types
       capacity_type  = node_groups.value.capacity_type
       min_size       = node_groups.value.min_size

@@ -186,12 +186,17 @@ fn taint_type() -> Type {
     ]))
 }
 
+/// Node groups are a list block keyed by their `name` attribute, not a labelled map block:
+/// Terraform 1.0 refuses `dynamic` blocks whose labels come from module variables (unknown
+/// during validation), which would make the block unusable from a module. Everything inside
+/// the provider is keyed by name, so reordering the list changes nothing in AWS.
 fn node_groups_block() -> NestedBlock {
     NestedBlock::new(
         "node_groups",
-        Nesting::Map,
+        Nesting::List,
         Block::new()
-            .description("Managed node groups by name, always in the private subnets. Scaling, labels and taints update in place; instance types and capacity type replace the node group.")
+            .description("Managed node groups, keyed by name, always in the private subnets. Scaling, labels and taints update in place; instance types, capacity type and disk size replace the node group.")
+            .attr(Attribute::string("name").required().description("Node group name (unique in the environment)."))
             .attr(Attribute::string_list("instance_types").optional().computed().description("Instance types. Default [\"t3.medium\"]."))
             .attr(Attribute::string("capacity_type").optional().computed().description("ON_DEMAND (default) or SPOT."))
             .attr(Attribute::number("min_size").required().description("Minimum node count."))
@@ -301,15 +306,10 @@ impl Environment {
             return None;
         }
         let name = v.get("name").as_str().unwrap_or_default().to_string();
-        let node_groups = v
-            .get("node_groups")
-            .entries()
-            .map(|m| {
-                m.iter()
-                    .map(|(n, g)| (n.clone(), node_group_spec(g)))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let node_groups = by_name(v.get("node_groups"))
+            .iter()
+            .map(|(n, g)| (n.clone(), node_group_spec(g)))
+            .collect();
         Some(cluster::DesiredCluster {
             owner: owner(&name),
             tags: tags::merged(
@@ -335,19 +335,17 @@ impl Environment {
                 cl.get("log_retention_in_days"),
                 DEFAULT_CLUSTER_LOG_RETENTION,
             ) as i32,
-            replace: prior
-                .get("node_groups")
-                .entries()
-                .map(|m| {
-                    m.iter()
-                        .filter(|(n, p)| {
-                            let now = v.get("node_groups").get(n);
-                            !now.is_null() && p.get("disk_size") != now.get("disk_size")
-                        })
-                        .map(|(n, _)| n.clone())
-                        .collect()
-                })
-                .unwrap_or_default(),
+            replace: {
+                let now = by_name(v.get("node_groups"));
+                by_name(prior.get("node_groups"))
+                    .into_iter()
+                    .filter(|(n, p)| {
+                        now.get(n)
+                            .is_some_and(|g| p.get("disk_size") != g.get("disk_size"))
+                    })
+                    .map(|(n, _)| n)
+                    .collect()
+            },
             node_groups,
             name,
         })
@@ -614,10 +612,28 @@ impl Environment {
             state.set_attr("cluster", Value::List(vec![b]));
         }
         // Node groups: those that exist, with their live scaling, labels and taints.
-        let prior_ngs = state.get("node_groups").clone();
-        let mut ngs = BTreeMap::new();
-        for (n, g) in &o.node_groups {
-            let p = prior_ngs.get(n);
+        let prior_list = state.get("node_groups").clone();
+        let prior_ngs = by_name(&prior_list);
+        // Prior order first, new node groups after, so an unchanged list reads back unchanged.
+        let mut order: Vec<String> = prior_list
+            .elements()
+            .iter()
+            .filter_map(|g| g.get("name").as_str().map(str::to_string))
+            .filter(|n| o.node_groups.contains_key(n))
+            .collect();
+        let new: Vec<String> = o
+            .node_groups
+            .keys()
+            .filter(|n| !order.contains(n))
+            .cloned()
+            .collect();
+        order.extend(new);
+        let mut ngs = Vec::new();
+        for n in &order {
+            let Some(g) = o.node_groups.get(n) else {
+                continue;
+            };
+            let p = prior_ngs.get(n).cloned().unwrap_or(Value::Null);
             let labels = if g.labels.is_empty() && p.get("labels").is_null() {
                 Value::Null
             } else {
@@ -639,35 +655,33 @@ impl Environment {
                         .collect(),
                 )
             };
-            ngs.insert(
-                n.clone(),
-                Value::object([
-                    (
-                        "instance_types",
-                        Value::List(
-                            g.instance_types
-                                .iter()
-                                .map(|x| Value::from(x.clone()))
-                                .collect(),
-                        ),
+            ngs.push(Value::object([
+                ("name", Value::from(n.clone())),
+                (
+                    "instance_types",
+                    Value::List(
+                        g.instance_types
+                            .iter()
+                            .map(|x| Value::from(x.clone()))
+                            .collect(),
                     ),
-                    ("capacity_type", Value::from(g.capacity_type.clone())),
-                    ("min_size", Value::int(g.min_size.into())),
-                    ("max_size", Value::int(g.max_size.into())),
-                    ("desired_size", Value::int(g.desired_size.into())),
-                    (
-                        "disk_size",
-                        match p.get("disk_size") {
-                            Value::Null => Value::int(DEFAULT_DISK_SIZE),
-                            v => v.clone(),
-                        },
-                    ),
-                    ("labels", labels),
-                    ("taints", taints),
-                ]),
-            );
+                ),
+                ("capacity_type", Value::from(g.capacity_type.clone())),
+                ("min_size", Value::int(g.min_size.into())),
+                ("max_size", Value::int(g.max_size.into())),
+                ("desired_size", Value::int(g.desired_size.into())),
+                (
+                    "disk_size",
+                    match p.get("disk_size") {
+                        Value::Null => Value::int(DEFAULT_DISK_SIZE),
+                        v => v.clone(),
+                    },
+                ),
+                ("labels", labels),
+                ("taints", taints),
+            ]));
         }
-        state.set_attr("node_groups", Value::Map(ngs));
+        state.set_attr("node_groups", Value::List(ngs));
     }
 
     fn timeout(v: &Value, which: &str) -> Duration {
@@ -1040,13 +1054,16 @@ fn plan_cluster(prior: &Value, config: &Value, planned: &mut Value) {
         Value::List(cluster::LOG_TYPES.iter().map(|t| Value::from(*t)).collect()),
     );
     // Node groups: defaults, and an unknown ARN for any group that is new or replaced.
-    let cfg_ngs = config.get("node_groups").clone();
-    let prior_ngs = prior.get("node_groups").clone();
+    let cfg_ngs = by_name(config.get("node_groups"));
+    let prior_ngs = by_name(prior.get("node_groups"));
     let mut arns = BTreeMap::new();
-    if let Value::Map(ngs) = planned.get_mut("node_groups") {
-        for (n, g) in ngs.iter_mut() {
-            let c = cfg_ngs.get(n);
-            let p = prior_ngs.get(n);
+    if let Value::List(ngs) = planned.get_mut("node_groups") {
+        for g in ngs.iter_mut() {
+            let Some(n) = g.get("name").as_str().map(str::to_string) else {
+                continue;
+            };
+            let c = cfg_ngs.get(&n).cloned().unwrap_or(Value::Null);
+            let p = prior_ngs.get(&n).cloned().unwrap_or(Value::Null);
             if c.get("instance_types").is_null() {
                 g.set_attr(
                     "instance_types",
@@ -1073,7 +1090,7 @@ fn plan_cluster(prior: &Value, config: &Value, planned: &mut Value) {
                 || p.get("instance_types") != g.get("instance_types")
                 || p.get("capacity_type") != g.get("capacity_type")
                 || p.get("disk_size") != g.get("disk_size");
-            let arn = prior.get("node_group_arns").get(n);
+            let arn = prior.get("node_group_arns").get(&n);
             arns.insert(
                 n.clone(),
                 if replaced || arn.is_null() || cluster_gone {
@@ -1159,6 +1176,14 @@ fn plan_database(prior: &Value, config: &Value, planned: &mut Value) {
         "database_port",
         engine.map_or(Value::Unknown, |e| Value::int(database::port(&e).into())),
     );
+}
+
+/// A node-group list as a map by name (entries without a known name are skipped).
+fn by_name(list: &Value) -> BTreeMap<String, Value> {
+    list.elements()
+        .iter()
+        .filter_map(|g| Some((g.get("name").as_str()?.to_string(), g.clone())))
+        .collect()
 }
 
 fn node_group_spec(g: &Value) -> cluster::NodeGroupSpec {
@@ -1570,7 +1595,7 @@ impl Resource for Environment {
         let oc = cluster::observe(&cctx, id, &owner)
             .await
             .map_err(|e| Diagnostics::from_error("Cannot import", e.to_string()))?;
-        v.set_attr("node_groups", Value::Map(BTreeMap::new()));
+        v.set_attr("node_groups", Value::List(vec![]));
         v.set_attr("cluster", Value::List(vec![]));
         if let Some(cl) = &oc.cluster {
             let own_key =
@@ -1644,7 +1669,7 @@ impl Resource for Environment {
         }
         Self::fill_database(&mut v, &od);
         if oc.cluster.is_none() {
-            v.set_attr("node_groups", Value::Map(BTreeMap::new()));
+            v.set_attr("node_groups", Value::List(vec![]));
         }
         Ok(v)
     }

@@ -285,7 +285,7 @@ fn cluster(c: &Value, d: &mut Diagnostics) {
     let cl = c.get("cluster").elements().first();
     let ngs = c.get("node_groups");
     if cl.is_none() {
-        if ngs.entries().is_some_and(|m| !m.is_empty()) {
+        if !ngs.elements().is_empty() {
             d.error_at(
                 AttributePath::root("node_groups"),
                 "Node groups without a cluster",
@@ -345,9 +345,19 @@ fn cluster(c: &Value, d: &mut Diagnostics) {
             );
         }
     }
-    let Some(m) = ngs.entries() else { return };
-    for (n, g) in m {
-        let p = AttributePath::root("node_groups").key(n);
+    let mut seen = BTreeSet::new();
+    for (i, g) in ngs.elements().iter().enumerate() {
+        let p = AttributePath::root("node_groups").index(i as i64);
+        let Some(n) = g.get("name").as_str() else {
+            continue;
+        };
+        if !seen.insert(n.to_string()) {
+            d.error_at(
+                p.clone().attr("name"),
+                "Duplicate node group name",
+                format!("Node group {n:?} is defined more than once."),
+            );
+        }
         let name_ok = !n.is_empty()
             && n.len() <= 63
             && n.starts_with(|c: char| c.is_ascii_alphanumeric())
@@ -355,7 +365,7 @@ fn cluster(c: &Value, d: &mut Diagnostics) {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !name_ok {
             d.error_at(
-                p.clone(),
+                p.clone().attr("name"),
                 "Invalid node group name",
                 format!("{n:?}: 1-63 letters, digits, hyphens and underscores, starting with a letter or digit."),
             );

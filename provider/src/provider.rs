@@ -63,6 +63,7 @@ pub fn resources() -> Vec<Arc<dyn Resource>> {
         Arc::new(crate::resources::state_backend::StateBackend),
         Arc::new(crate::resources::organization::ou::OrganizationalUnit),
         Arc::new(crate::resources::organization::account::OrgAccount::default()),
+        Arc::new(crate::resources::environment::Environment),
     ]
 }
 

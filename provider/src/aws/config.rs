@@ -296,6 +296,12 @@ pub struct AwsContext {
     dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
     sts: OnceLock<aws_sdk_sts::Client>,
     organizations: OnceLock<aws_sdk_organizations::Client>,
+    ec2: OnceLock<aws_sdk_ec2::Client>,
+    logs: OnceLock<aws_sdk_cloudwatchlogs::Client>,
+    iam: OnceLock<aws_sdk_iam::Client>,
+    kms: OnceLock<aws_sdk_kms::Client>,
+    eks: OnceLock<aws_sdk_eks::Client>,
+    rds: OnceLock<aws_sdk_rds::Client>,
 }
 
 impl AwsContext {
@@ -404,6 +410,12 @@ impl AwsContext {
             dynamodb: OnceLock::new(),
             sts: OnceLock::new(),
             organizations: OnceLock::new(),
+            ec2: OnceLock::new(),
+            logs: OnceLock::new(),
+            iam: OnceLock::new(),
+            kms: OnceLock::new(),
+            eks: OnceLock::new(),
+            rds: OnceLock::new(),
         };
 
         if !s.allowed_account_ids.is_empty() {
@@ -479,6 +491,67 @@ impl AwsContext {
                 b = b.endpoint_url(u);
             }
             aws_sdk_organizations::Client::from_conf(b.build())
+        })
+    }
+
+    pub fn ec2(&self) -> &aws_sdk_ec2::Client {
+        self.ec2.get_or_init(|| {
+            let mut b = aws_sdk_ec2::config::Builder::from(&self.sdk).interceptor(CallLogger);
+            if let Some(u) = self.endpoint("ec2") {
+                b = b.endpoint_url(u);
+            }
+            aws_sdk_ec2::Client::from_conf(b.build())
+        })
+    }
+
+    pub fn logs(&self) -> &aws_sdk_cloudwatchlogs::Client {
+        self.logs.get_or_init(|| {
+            let mut b =
+                aws_sdk_cloudwatchlogs::config::Builder::from(&self.sdk).interceptor(CallLogger);
+            if let Some(u) = self.endpoint("logs") {
+                b = b.endpoint_url(u);
+            }
+            aws_sdk_cloudwatchlogs::Client::from_conf(b.build())
+        })
+    }
+
+    pub fn iam(&self) -> &aws_sdk_iam::Client {
+        self.iam.get_or_init(|| {
+            let mut b = aws_sdk_iam::config::Builder::from(&self.sdk).interceptor(CallLogger);
+            if let Some(u) = self.endpoint("iam") {
+                b = b.endpoint_url(u);
+            }
+            aws_sdk_iam::Client::from_conf(b.build())
+        })
+    }
+
+    pub fn kms(&self) -> &aws_sdk_kms::Client {
+        self.kms.get_or_init(|| {
+            let mut b = aws_sdk_kms::config::Builder::from(&self.sdk).interceptor(CallLogger);
+            if let Some(u) = self.endpoint("kms") {
+                b = b.endpoint_url(u);
+            }
+            aws_sdk_kms::Client::from_conf(b.build())
+        })
+    }
+
+    pub fn eks(&self) -> &aws_sdk_eks::Client {
+        self.eks.get_or_init(|| {
+            let mut b = aws_sdk_eks::config::Builder::from(&self.sdk).interceptor(CallLogger);
+            if let Some(u) = self.endpoint("eks") {
+                b = b.endpoint_url(u);
+            }
+            aws_sdk_eks::Client::from_conf(b.build())
+        })
+    }
+
+    pub fn rds(&self) -> &aws_sdk_rds::Client {
+        self.rds.get_or_init(|| {
+            let mut b = aws_sdk_rds::config::Builder::from(&self.sdk).interceptor(CallLogger);
+            if let Some(u) = self.endpoint("rds") {
+                b = b.endpoint_url(u);
+            }
+            aws_sdk_rds::Client::from_conf(b.build())
         })
     }
 }

@@ -1,2 +1,3 @@
 pub mod organization;
+pub mod environment;
 pub mod state_backend;

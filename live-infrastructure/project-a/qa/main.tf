@@ -1,0 +1,9 @@
+module "environment" {
+  source = "../../../terraform-modules/environment"
+
+  name               = "project-a-qa"
+  stage              = "qa"
+  vpc_cidr           = var.vpc_cidr
+  availability_zones = var.availability_zones
+  tags               = var.tags
+}

@@ -1,0 +1,5 @@
+vpc_cidr           = "10.11.0.0/16"
+availability_zones = ["us-east-1a", "us-east-1b"]
+tags = {
+  cost-center = "project-a"
+}

@@ -1,0 +1,33 @@
+provider "platform" {
+  region              = var.region
+  allowed_account_ids = var.allowed_account_ids
+
+  # The environment lives in its own AWS account. Once the Organizations stacks
+  # (management/) exist, set assume_role_arn to that account's OrganizationAccountAccessRole
+  # (e.g. arn:aws:iam::111111111111:role/OrganizationAccountAccessRole). Null: run as the caller.
+  dynamic "assume_role" {
+    for_each = var.assume_role_arn == null ? [] : [var.assume_role_arn]
+
+    content {
+      role_arn     = assume_role.value
+      session_name = "platformkit-project-b-dev"
+    }
+  }
+
+  # Absent unless endpoint_url is set: real AWS by default, a local emulator otherwise.
+  dynamic "endpoints" {
+    for_each = var.endpoint_url == null ? [] : [var.endpoint_url]
+
+    content {
+      url = endpoints.value
+    }
+  }
+
+  default_tags {
+    tags = {
+      project = "project-b"
+      stage   = "dev"
+      stack   = "live-infrastructure/project-b/dev"
+    }
+  }
+}

@@ -1,0 +1,621 @@
+//! The environment's database: a DB subnet group over the private subnets, a security group
+//! whose only ingress is the engine port from the EKS node security group, an enhanced
+//! monitoring role, and an RDS instance that is encrypted, not publicly accessible, backed
+//! up, and whose master password lives in Secrets Manager (`ManageMasterUserPassword`):
+//! state holds only the secret's ARN.
+
+use super::network::COMPONENT_KEY;
+use super::StepError;
+use crate::aws::errors::{code, describe};
+use crate::aws::tags::OWNER_KEY;
+use crate::aws::wait;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+const TARGET: &str = "platform::environment";
+const MONITORING_POLICY: &str = "service-role/AmazonRDSEnhancedMonitoringRole";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredDatabase {
+    pub env: String,
+    pub owner: String,
+    pub tags: BTreeMap<String, String>,
+    pub engine: String,
+    pub engine_version: String,
+    pub instance_class: String,
+    pub allocated_storage: i32,
+    pub max_allocated_storage: Option<i32>,
+    pub multi_az: bool,
+    pub deletion_protection: bool,
+    pub backup_retention_period: i32,
+    pub monitoring_interval: i32,
+    pub performance_insights: bool,
+    pub master_username: String,
+}
+
+pub fn identifier(env: &str) -> String {
+    format!("{env}-db")
+}
+fn monitoring_role_name(env: &str) -> String {
+    format!("{env}-rds-monitoring")
+}
+pub fn port(engine: &str) -> i32 {
+    if engine == "mysql" {
+        3306
+    } else {
+        5432
+    }
+}
+
+/// The default major version per engine: pinned to a major so AWS minor upgrades never
+/// show as a downgrade.
+pub fn default_version(engine: &str) -> &'static str {
+    if engine == "mysql" {
+        "8.0"
+    } else {
+        "16"
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InstanceObs {
+    pub status: String,
+    pub endpoint: Option<String>,
+    pub port: Option<i32>,
+    pub engine_version: Option<String>,
+    pub instance_class: Option<String>,
+    pub allocated_storage: Option<i32>,
+    pub max_allocated_storage: Option<i32>,
+    pub multi_az: bool,
+    pub deletion_protection: bool,
+    pub backup_retention_period: Option<i32>,
+    pub monitoring_interval: Option<i32>,
+    pub performance_insights: bool,
+    pub publicly_accessible: bool,
+    pub storage_encrypted: bool,
+    pub secret_arn: Option<String>,
+    pub arn: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ObservedDatabase {
+    pub instance: Option<InstanceObs>,
+    pub subnet_group: Option<Vec<String>>,
+    pub sg_id: Option<String>,
+    pub monitoring_role_arn: Option<String>,
+}
+
+impl ObservedDatabase {
+    pub fn is_empty(&self) -> bool {
+        self.instance.is_none()
+            && self.subnet_group.is_none()
+            && self.sg_id.is_none()
+            && self.monitoring_role_arn.is_none()
+    }
+}
+
+pub struct Ctx<'a> {
+    pub ec2: &'a aws_sdk_ec2::Client,
+    pub iam: &'a aws_sdk_iam::Client,
+    pub rds: &'a aws_sdk_rds::Client,
+    pub cancel: &'a CancellationToken,
+    pub timeout: Duration,
+    pub partition: &'a str,
+}
+
+macro_rules! call {
+    ($step:expr, $fut:expr) => {
+        $fut.await.map_err(|e| StepError::new($step, describe(&e)))
+    };
+}
+
+/// Whether an observed version satisfies a pinned one: `16` is met by `16.4`.
+pub fn version_matches(pinned: &str, actual: &str) -> bool {
+    actual == pinned || actual.starts_with(&format!("{pinned}."))
+}
+
+/// Three calls, concurrently: the instance, the subnet group, the security group (by owner
+/// tag), plus the monitoring role.
+pub async fn observe(c: &Ctx<'_>, env: &str, owner: &str) -> Result<ObservedDatabase, StepError> {
+    let id = identifier(env);
+    let (inst, sng, sgs, role) = tokio::join!(
+        c.rds
+            .describe_db_instances()
+            .db_instance_identifier(&id)
+            .send(),
+        c.rds
+            .describe_db_subnet_groups()
+            .db_subnet_group_name(&id)
+            .send(),
+        c.ec2
+            .describe_security_groups()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name(format!("tag:{OWNER_KEY}"))
+                    .values(owner)
+                    .build()
+            )
+            .send(),
+        c.iam.get_role().role_name(monitoring_role_name(env)).send(),
+    );
+    let mut o = ObservedDatabase::default();
+    match inst {
+        Ok(r) => {
+            if let Some(i) = r.db_instances().first() {
+                let status = i.db_instance_status().unwrap_or_default().to_string();
+                if status != "deleting" {
+                    o.instance = Some(InstanceObs {
+                        status,
+                        endpoint: i.endpoint().and_then(|e| e.address()).map(str::to_string),
+                        port: i.endpoint().and_then(|e| e.port()),
+                        engine_version: i.engine_version().map(str::to_string),
+                        instance_class: i.db_instance_class().map(str::to_string),
+                        allocated_storage: i.allocated_storage(),
+                        max_allocated_storage: i.max_allocated_storage(),
+                        multi_az: i.multi_az().unwrap_or(false),
+                        deletion_protection: i.deletion_protection().unwrap_or(false),
+                        backup_retention_period: i.backup_retention_period(),
+                        monitoring_interval: i.monitoring_interval(),
+                        performance_insights: i.performance_insights_enabled().unwrap_or(false),
+                        publicly_accessible: i.publicly_accessible().unwrap_or(false),
+                        storage_encrypted: i.storage_encrypted().unwrap_or(false),
+                        secret_arn: i
+                            .master_user_secret()
+                            .and_then(|s| s.secret_arn())
+                            .map(str::to_string),
+                        arn: i.db_instance_arn().map(str::to_string),
+                    });
+                }
+            }
+        }
+        Err(e) if code(&e) == Some("DBInstanceNotFound") => {}
+        Err(e) => return Err(StepError::new("DescribeDBInstances", describe(&e))),
+    }
+    match sng {
+        Ok(r) => {
+            o.subnet_group = r.db_subnet_groups().first().map(|g| {
+                g.subnets()
+                    .iter()
+                    .filter_map(|s| s.subnet_identifier().map(str::to_string))
+                    .collect()
+            })
+        }
+        Err(e) if code(&e) == Some("DBSubnetGroupNotFoundFault") => {}
+        Err(e) => return Err(StepError::new("DescribeDBSubnetGroups", describe(&e))),
+    }
+    let sgs = sgs.map_err(|e| StepError::new("DescribeSecurityGroups", describe(&e)))?;
+    o.sg_id = sgs
+        .security_groups()
+        .iter()
+        .find(|g| {
+            g.tags()
+                .iter()
+                .any(|t| t.key() == Some(COMPONENT_KEY) && t.value() == Some("sg/database"))
+        })
+        .and_then(|g| g.group_id().map(str::to_string));
+    o.monitoring_role_arn = match role {
+        Ok(r) => r.role().map(|r| r.arn().to_string()),
+        Err(e) if code(&e) == Some("NoSuchEntity") => None,
+        Err(e) => return Err(StepError::new("GetRole", describe(&e))),
+    };
+    Ok(o)
+}
+
+fn rds_tags(d: &DesiredDatabase) -> Vec<aws_sdk_rds::types::Tag> {
+    d.tags
+        .iter()
+        .map(|(k, v)| aws_sdk_rds::types::Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// The database security group: the engine port from the node security group, nothing else.
+async fn ensure_sg(
+    c: &Ctx<'_>,
+    d: &DesiredDatabase,
+    vpc_id: &str,
+    node_sg: &str,
+    o: &ObservedDatabase,
+) -> Result<String, StepError> {
+    let id = match &o.sg_id {
+        Some(id) => id.clone(),
+        None => {
+            let mut all = d.tags.clone();
+            all.insert(COMPONENT_KEY.into(), "sg/database".into());
+            all.entry("Name".into())
+                .or_insert_with(|| format!("{}-database", d.env));
+            let spec = aws_sdk_ec2::types::TagSpecification::builder()
+                .resource_type(aws_sdk_ec2::types::ResourceType::SecurityGroup)
+                .set_tags(Some(
+                    all.iter()
+                        .map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build())
+                        .collect(),
+                ))
+                .build();
+            let r = call!(
+                "CreateSecurityGroup",
+                c.ec2
+                    .create_security_group()
+                    .group_name(format!("{}-database", d.env))
+                    .description("Database of this environment: engine port from EKS nodes only")
+                    .vpc_id(vpc_id)
+                    .tag_specifications(spec)
+                    .send()
+            )?;
+            r.group_id().unwrap_or_default().to_string()
+        }
+    };
+    let p = port(&d.engine);
+    let rule = aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(p)
+        .to_port(p)
+        .user_id_group_pairs(
+            aws_sdk_ec2::types::UserIdGroupPair::builder()
+                .group_id(node_sg)
+                .build(),
+        )
+        .build();
+    match c
+        .ec2
+        .authorize_security_group_ingress()
+        .group_id(&id)
+        .ip_permissions(rule)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if code(&e) == Some("InvalidPermission.Duplicate") => {}
+        Err(e) => {
+            return Err(StepError::new(
+                "AuthorizeSecurityGroupIngress",
+                describe(&e),
+            ))
+        }
+    }
+    Ok(id)
+}
+
+async fn ensure_monitoring_role(
+    c: &Ctx<'_>,
+    d: &DesiredDatabase,
+    o: &ObservedDatabase,
+) -> Result<String, StepError> {
+    let name = monitoring_role_name(&d.env);
+    let arn = match &o.monitoring_role_arn {
+        Some(a) => a.clone(),
+        None => {
+            let trust = serde_json::json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": {"Service": "monitoring.rds.amazonaws.com"},
+                    "Action": "sts:AssumeRole"
+                }]
+            })
+            .to_string();
+            let tags: Vec<aws_sdk_iam::types::Tag> = d
+                .tags
+                .iter()
+                .filter_map(|(k, v)| {
+                    aws_sdk_iam::types::Tag::builder()
+                        .key(k)
+                        .value(v)
+                        .build()
+                        .ok()
+                })
+                .collect();
+            match c
+                .iam
+                .create_role()
+                .role_name(&name)
+                .assume_role_policy_document(trust)
+                .set_tags(Some(tags))
+                .send()
+                .await
+            {
+                Ok(r) => r.role().map(|r| r.arn().to_string()).unwrap_or_default(),
+                Err(e) if code(&e) == Some("EntityAlreadyExists") => {
+                    call!("GetRole", c.iam.get_role().role_name(&name).send())?
+                        .role()
+                        .map(|r| r.arn().to_string())
+                        .unwrap_or_default()
+                }
+                Err(e) => return Err(StepError::new("CreateRole", describe(&e))),
+            }
+        }
+    };
+    call!(
+        "AttachRolePolicy",
+        c.iam
+            .attach_role_policy()
+            .role_name(&name)
+            .policy_arn(format!(
+                "arn:{}:iam::aws:policy/{MONITORING_POLICY}",
+                c.partition
+            ))
+            .send()
+    )?;
+    Ok(arn)
+}
+
+async fn wait_available(c: &Ctx<'_>, id: &str) -> Result<(), StepError> {
+    wait::until(
+        &format!("DB instance {id} to be available"),
+        c.timeout,
+        c.cancel,
+        || async {
+            let r = call!(
+                "DescribeDBInstances",
+                c.rds
+                    .describe_db_instances()
+                    .db_instance_identifier(id)
+                    .send()
+            )?;
+            match r
+                .db_instances()
+                .first()
+                .and_then(|i| i.db_instance_status())
+            {
+                Some("available") => Ok(Some(())),
+                Some(s @ ("failed" | "incompatible-parameters" | "storage-full")) => Err(
+                    StepError::new("CreateDBInstance", format!("DB instance {id} is {s}")),
+                ),
+                _ => Ok(None),
+            }
+        },
+    )
+    .await
+    .map_err(|e| match e {
+        wait::WaitError::Failed(s) => s,
+        other => StepError::new("wait", other.to_string()),
+    })
+}
+
+pub async fn converge(
+    c: &Ctx<'_>,
+    d: &DesiredDatabase,
+    vpc_id: &str,
+    node_sg: &str,
+    private_subnets: &[String],
+) -> Result<(), StepError> {
+    let o = observe(c, &d.env, &d.owner).await?;
+    let id = identifier(&d.env);
+    let subnet_group_fut = async {
+        match &o.subnet_group {
+            None => {
+                call!(
+                    "CreateDBSubnetGroup",
+                    c.rds
+                        .create_db_subnet_group()
+                        .db_subnet_group_name(&id)
+                        .db_subnet_group_description("Private subnets of this environment")
+                        .set_subnet_ids(Some(private_subnets.to_vec()))
+                        .set_tags(Some(rds_tags(d)))
+                        .send()
+                )?;
+            }
+            Some(have) => {
+                let mut a = have.clone();
+                a.sort();
+                let mut b = private_subnets.to_vec();
+                b.sort();
+                if a != b {
+                    call!(
+                        "ModifyDBSubnetGroup",
+                        c.rds
+                            .modify_db_subnet_group()
+                            .db_subnet_group_name(&id)
+                            .set_subnet_ids(Some(private_subnets.to_vec()))
+                            .send()
+                    )?;
+                }
+            }
+        }
+        Ok::<(), StepError>(())
+    };
+    let (sng, sg, role) = tokio::join!(
+        subnet_group_fut,
+        ensure_sg(c, d, vpc_id, node_sg, &o),
+        ensure_monitoring_role(c, d, &o)
+    );
+    sng?;
+    let sg = sg?;
+    let role = role?;
+    match &o.instance {
+        None => {
+            let mut req = c
+                .rds
+                .create_db_instance()
+                .db_instance_identifier(&id)
+                .engine(&d.engine)
+                .engine_version(&d.engine_version)
+                .db_instance_class(&d.instance_class)
+                .allocated_storage(d.allocated_storage)
+                .set_max_allocated_storage(d.max_allocated_storage)
+                .master_username(&d.master_username)
+                .manage_master_user_password(true)
+                .db_subnet_group_name(&id)
+                .vpc_security_group_ids(&sg)
+                .publicly_accessible(false)
+                .storage_encrypted(true)
+                .multi_az(d.multi_az)
+                .deletion_protection(d.deletion_protection)
+                .backup_retention_period(d.backup_retention_period)
+                .auto_minor_version_upgrade(true)
+                .copy_tags_to_snapshot(true)
+                .enable_performance_insights(d.performance_insights)
+                .monitoring_interval(d.monitoring_interval)
+                .set_tags(Some(rds_tags(d)));
+            if d.monitoring_interval > 0 {
+                req = req.monitoring_role_arn(&role);
+            }
+            match req.send().await {
+                Ok(_) => {}
+                Err(e) if code(&e) == Some("DBInstanceAlreadyExists") => {}
+                Err(e) => return Err(StepError::new("CreateDBInstance", describe(&e))),
+            }
+            tracing::info!(target: TARGET, db = %id, "creating DB instance; waiting until available");
+        }
+        Some(i) => {
+            let changed = i.instance_class.as_deref() != Some(d.instance_class.as_str())
+                || i.allocated_storage != Some(d.allocated_storage)
+                || i.max_allocated_storage != d.max_allocated_storage
+                || i.multi_az != d.multi_az
+                || i.deletion_protection != d.deletion_protection
+                || i.backup_retention_period != Some(d.backup_retention_period)
+                || i.monitoring_interval.unwrap_or(0) != d.monitoring_interval
+                || i.performance_insights != d.performance_insights
+                || i.publicly_accessible
+                || i.engine_version
+                    .as_deref()
+                    .is_some_and(|v| !version_matches(&d.engine_version, v));
+            if changed {
+                let mut req = c
+                    .rds
+                    .modify_db_instance()
+                    .db_instance_identifier(&id)
+                    .apply_immediately(true)
+                    .db_instance_class(&d.instance_class)
+                    .allocated_storage(d.allocated_storage)
+                    .multi_az(d.multi_az)
+                    .deletion_protection(d.deletion_protection)
+                    .backup_retention_period(d.backup_retention_period)
+                    .publicly_accessible(false)
+                    .enable_performance_insights(d.performance_insights)
+                    .monitoring_interval(d.monitoring_interval);
+                if let Some(m) = d.max_allocated_storage {
+                    req = req.max_allocated_storage(m);
+                }
+                if d.monitoring_interval > 0 {
+                    req = req.monitoring_role_arn(&role);
+                }
+                if i.engine_version
+                    .as_deref()
+                    .is_some_and(|v| !version_matches(&d.engine_version, v))
+                {
+                    req = req
+                        .engine_version(&d.engine_version)
+                        .allow_major_version_upgrade(true);
+                }
+                call!("ModifyDBInstance", req.send())?;
+                tracing::info!(target: TARGET, db = %id, "modifying DB instance in place");
+            }
+        }
+    }
+    wait_available(c, &id).await
+}
+
+/// Deletes the database side. Refuses while deletion protection is on (AWS would too; we say
+/// how to proceed), takes a final snapshot unless told to skip it.
+pub async fn delete(c: &Ctx<'_>, env: &str, skip_final_snapshot: bool) -> Result<(), StepError> {
+    let owner = super::owner(env);
+    let o = observe(c, env, &owner).await?;
+    let id = identifier(env);
+    if let Some(i) = &o.instance {
+        if i.deletion_protection {
+            return Err(StepError::new(
+                "DeleteDBInstance",
+                format!(
+                    "DB instance {id} has deletion protection on; set database.deletion_protection = false and apply before destroying"
+                ),
+            ));
+        }
+        let mut req = c
+            .rds
+            .delete_db_instance()
+            .db_instance_identifier(&id)
+            .delete_automated_backups(false);
+        req = if skip_final_snapshot {
+            req.skip_final_snapshot(true)
+        } else {
+            let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+            req.skip_final_snapshot(false)
+                .final_db_snapshot_identifier(format!("{id}-final-{stamp}"))
+        };
+        match req.send().await {
+            Ok(_) => {}
+            Err(e) if code(&e) == Some("DBInstanceNotFound") => {}
+            Err(e) => return Err(StepError::new("DeleteDBInstance", describe(&e))),
+        }
+        tracing::info!(target: TARGET, db = %id, "deleting DB instance; waiting until gone");
+        wait::until(
+            &format!("DB instance {id} to be deleted"),
+            c.timeout,
+            c.cancel,
+            || async {
+                match c
+                    .rds
+                    .describe_db_instances()
+                    .db_instance_identifier(&id)
+                    .send()
+                    .await
+                {
+                    Err(e) if code(&e) == Some("DBInstanceNotFound") => Ok(Some(())),
+                    Err(e) => Err(StepError::new("DescribeDBInstances", describe(&e))),
+                    Ok(r) if r.db_instances().is_empty() => Ok(Some(())),
+                    Ok(_) => Ok(None),
+                }
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            wait::WaitError::Failed(s) => s,
+            other => StepError::new("wait", other.to_string()),
+        })?;
+    }
+    if o.subnet_group.is_some() {
+        match c
+            .rds
+            .delete_db_subnet_group()
+            .db_subnet_group_name(&id)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if code(&e) == Some("DBSubnetGroupNotFoundFault") => {}
+            Err(e) => return Err(StepError::new("DeleteDBSubnetGroup", describe(&e))),
+        }
+    }
+    if let Some(sg) = &o.sg_id {
+        wait::until(
+            &format!("security group {sg} to be deletable"),
+            c.timeout,
+            c.cancel,
+            || async {
+                match c.ec2.delete_security_group().group_id(sg).send().await {
+                    Ok(_) => Ok(Some(())),
+                    Err(e) if code(&e) == Some("InvalidGroup.NotFound") => Ok(Some(())),
+                    Err(e) if code(&e) == Some("DependencyViolation") => Ok(None),
+                    Err(e) => Err(StepError::new("DeleteSecurityGroup", describe(&e))),
+                }
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            wait::WaitError::Failed(s) => s,
+            other => StepError::new("wait", other.to_string()),
+        })?;
+    }
+    super::network::delete_role(c.iam, &monitoring_role_name(env)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pinned_major_version_accepts_minor_upgrades() {
+        assert!(version_matches("16", "16.4"));
+        assert!(version_matches("16.4", "16.4"));
+        assert!(!version_matches("16", "15.8"));
+        assert!(!version_matches("1", "16.4"));
+        assert!(version_matches("8.0", "8.0.39"));
+    }
+
+    #[test]
+    fn engine_ports() {
+        assert_eq!(port("postgres"), 5432);
+        assert_eq!(port("mysql"), 3306);
+    }
+}

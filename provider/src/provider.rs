@@ -59,7 +59,10 @@ pub fn provider_schema() -> Schema {
 }
 
 pub fn resources() -> Vec<Arc<dyn Resource>> {
-    vec![Arc::new(crate::resources::state_backend::StateBackend)]
+    vec![
+        Arc::new(crate::resources::state_backend::StateBackend),
+        Arc::new(crate::resources::microservice::Microservice),
+    ]
 }
 
 pub fn data_sources() -> Vec<Arc<dyn DataSource>> {

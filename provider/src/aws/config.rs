@@ -295,6 +295,10 @@ pub struct AwsContext {
     s3: OnceLock<aws_sdk_s3::Client>,
     dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
     sts: OnceLock<aws_sdk_sts::Client>,
+    ecr: OnceLock<aws_sdk_ecr::Client>,
+    iam: OnceLock<aws_sdk_iam::Client>,
+    cloudfront: OnceLock<aws_sdk_cloudfront::Client>,
+    route53: OnceLock<aws_sdk_route53::Client>,
 }
 
 impl AwsContext {
@@ -402,6 +406,10 @@ impl AwsContext {
             s3: OnceLock::new(),
             dynamodb: OnceLock::new(),
             sts: OnceLock::new(),
+            ecr: OnceLock::new(),
+            iam: OnceLock::new(),
+            cloudfront: OnceLock::new(),
+            route53: OnceLock::new(),
         };
 
         if !s.allowed_account_ids.is_empty() {
@@ -466,6 +474,46 @@ impl AwsContext {
                 b = b.endpoint_url(u);
             }
             aws_sdk_sts::Client::from_conf(b.build())
+        })
+    }
+    pub fn ecr(&self) -> &aws_sdk_ecr::Client {
+        self.ecr.get_or_init(|| {
+            let mut b = aws_sdk_ecr::config::Builder::from(&self.sdk).interceptor(CallLogger);
+            if let Some(u) = self.endpoint("ecr") {
+                b = b.endpoint_url(u);
+            }
+            aws_sdk_ecr::Client::from_conf(b.build())
+        })
+    }
+
+    pub fn iam(&self) -> &aws_sdk_iam::Client {
+        self.iam.get_or_init(|| {
+            let mut b = aws_sdk_iam::config::Builder::from(&self.sdk).interceptor(CallLogger);
+            if let Some(u) = self.endpoint("iam") {
+                b = b.endpoint_url(u);
+            }
+            aws_sdk_iam::Client::from_conf(b.build())
+        })
+    }
+
+    pub fn cloudfront(&self) -> &aws_sdk_cloudfront::Client {
+        self.cloudfront.get_or_init(|| {
+            let mut b =
+                aws_sdk_cloudfront::config::Builder::from(&self.sdk).interceptor(CallLogger);
+            if let Some(u) = self.endpoint("cloudfront") {
+                b = b.endpoint_url(u);
+            }
+            aws_sdk_cloudfront::Client::from_conf(b.build())
+        })
+    }
+
+    pub fn route53(&self) -> &aws_sdk_route53::Client {
+        self.route53.get_or_init(|| {
+            let mut b = aws_sdk_route53::config::Builder::from(&self.sdk).interceptor(CallLogger);
+            if let Some(u) = self.endpoint("route53") {
+                b = b.endpoint_url(u);
+            }
+            aws_sdk_route53::Client::from_conf(b.build())
         })
     }
 }

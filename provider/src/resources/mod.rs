@@ -1,1 +1,2 @@
+pub mod microservice;
 pub mod state_backend;

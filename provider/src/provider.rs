@@ -62,6 +62,7 @@ pub fn resources() -> Vec<Arc<dyn Resource>> {
     vec![
         Arc::new(crate::resources::state_backend::StateBackend),
         Arc::new(crate::resources::microservice::Microservice),
+        Arc::new(crate::resources::frontend::Frontend),
     ]
 }
 

@@ -1,2 +1,3 @@
+pub mod frontend;
 pub mod microservice;
 pub mod state_backend;

@@ -308,3 +308,36 @@ output "zone" {{
     assert tf.plan() == 0, tf.last.output
     tf.destroy()
     assert moto.client("s3").list_buckets()["Buckets"] == []
+
+
+def test_partial_failure_keeps_what_was_created(tf, clean_moto):
+    """A given hosted zone that does not exist: the bucket, OAC and distribution are created and kept in state
+    with the error; once the zone is fixed the next apply converges and destroy leaves nothing behind."""
+    moto = clean_moto
+    body = f"""
+resource "platform_frontend" "web" {{
+  name            = "part-web"
+  aliases         = ["www.part-app.com"]
+  certificate_arn = "{CERT}"
+  hosted_zone_id  = "ZNOSUCHZONE123"
+}}
+"""
+    tf.write_config(body, endpoint=moto.endpoint)
+    tf.init()
+    result = tf.apply(check=False)
+    assert result.returncode != 0 and "Could not set up the hosted zone" in flat(result.output)
+    state = tf.resource_values("platform_frontend.web")
+    assert state["distribution_id"] and state["origin_access_control_id"]
+    assert state["records_in_place"] is False
+    assert len(moto.client("cloudfront").list_distributions()["DistributionList"]["Items"]) == 1
+
+    zone_id = moto.client("route53").create_hosted_zone(
+        Name="part-app.com", CallerReference="fix")["HostedZone"]["Id"].split("/")[-1]
+    tf.write_config(body.replace("ZNOSUCHZONE123", zone_id), endpoint=moto.endpoint)
+    tf.apply()
+    assert ("www.part-app.com", "A") in records(moto, zone_id)
+    assert len(moto.client("cloudfront").list_distributions()["DistributionList"]["Items"]) == 1
+    assert tf.plan() == 0, tf.last.output
+    tf.destroy()
+    assert moto.client("s3").list_buckets()["Buckets"] == []
+    assert moto.client("cloudfront").list_distributions()["DistributionList"].get("Items", []) == []

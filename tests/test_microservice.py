@@ -303,3 +303,69 @@ def test_bad_input_is_refused_before_any_aws_call(tf, clean_moto, override, attr
     result = tf.run("plan", "-no-color", check=False)
     assert result.returncode != 0 and message in flat(result.output)
     assert len(moto_requests(clean_moto)) == before, "the provider called AWS for an invalid config"
+
+
+def test_partial_failure_keeps_what_was_created(tf, clean_moto):
+    """The role's policy attachment fails (no such policy): the repository and the role that were created
+    are in state with the error, and the next apply (with the policy fixed) converges; nothing is orphaned."""
+    moto = clean_moto
+    env = make_environment(moto)
+    bad = 'iam_policy_arns = ["arn:aws:iam::123456789012:policy/does-not-exist"]'
+    body = f"""
+resource "platform_microservice" "svc" {{
+  name        = "api-gateway"
+  environment = {env_hcl(env)}
+  image_tag   = "1.0.0"
+  {bad}
+}}
+"""
+    tf.write_config(body, endpoint=moto.endpoint)
+    tf.init()
+    result = tf.apply(check=False)
+    assert result.returncode != 0
+    assert "Could not set up the IRSA role" in flat(result.output)
+    assert "AttachRolePolicy" in flat(result.output)
+    assert tf.state_list() == ["platform_microservice.svc"]
+    state = tf.resource_values("platform_microservice.svc")
+    assert state["repository_url"].endswith("/api-gateway")
+    assert moto.client("ecr").describe_repositories(repositoryNames=["api-gateway"])["repositories"]
+
+    tf.write_config(body.replace(bad, ""), endpoint=moto.endpoint)
+    tf.apply()
+    assert tf.plan() == 0, tf.last.output
+    assert len(moto.client("ecr").describe_repositories()["repositories"]) == 1
+    tf.destroy()
+    assert moto.client("ecr").describe_repositories()["repositories"] == []
+    assert "api-gateway-irsa" not in [r["RoleName"] for r in moto.client("iam").list_roles()["Roles"]]
+
+
+def test_environment_object_with_more_attributes_is_accepted(tf, clean_moto):
+    """`environment = platform_environment.prod` passes an object with many more attributes than the four the
+    service needs; Terraform converts it to the attribute's object type. A stand-in object with extra
+    attributes (as the environment resource will expose) plans cleanly and keeps only the four fields."""
+    env = {
+        "cluster_name": "prod",
+        "oidc_issuer_url": ISSUER,
+        "oidc_provider_arn": "arn:aws:iam::123456789012:oidc-provider/" + ISSUER.removeprefix("https://"),
+        "node_role_arn": "arn:aws:iam::123456789012:role/prod-nodes",
+    }
+    tf.write_config(f"""
+locals {{
+  environment = merge({env_hcl(env)}, {{
+    vpc_id           = "vpc-0123456789abcdef0"
+    cluster_endpoint = "https://example.invalid"
+    private_subnets  = ["subnet-1", "subnet-2"]
+  }})
+}}
+
+resource "platform_microservice" "svc" {{
+  name        = "mobile-service"
+  environment = local.environment
+  image_tag   = "{SHA_1}"
+}}
+""", endpoint=clean_moto.endpoint)
+    tf.init()
+    plan = tf.plan_json()
+    after = plan["resource_changes"][0]["change"]["after"]
+    assert after["environment"] == env
+    assert json.loads(after["trust_policy"])["Statement"][0]["Principal"]["Federated"] == env["oidc_provider_arn"]

@@ -173,7 +173,10 @@ impl Frontend {
         match &zone {
             Ok(Some(id)) => state.set_attr("zone_id", Value::from(id.clone())),
             Ok(None) => state.set_attr("zone_id", Value::Null),
-            Err(e) => diags.error("Could not set up the hosted zone", format!("{e}. {resume}")),
+            Err(e) => {
+                diags.error("Could not set up the hosted zone", format!("{e}. {resume}"));
+                state.set_attr("records_in_place", Value::Bool(false));
+            }
         }
         if let Ok(Some(z)) = &zone {
             match dns::observe(aws.route53(), z).await {

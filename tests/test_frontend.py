@@ -142,6 +142,9 @@ def test_frontend_lifecycle(tf, clean_moto, tmp_path):
     plan = tf.plan_json()
     (change,) = plan["resource_changes"]
     assert change["change"]["actions"] == ["update"]
+    before, after = change["change"]["before"], change["change"]["after"]
+    assert {k for k in set(before) | set(after) if before.get(k) != after.get(k)} == {"aliases", "price_class"}
+    assert not any(change["change"]["after_unknown"].values())
     tf.apply()
     assert tf.outputs()["web"]["distribution_id"] == dist_id
     cfg = cf.get_distribution_config(Id=dist_id)["DistributionConfig"]
@@ -149,7 +152,12 @@ def test_frontend_lifecycle(tf, clean_moto, tmp_path):
     assert cfg["PriceClass"] == "PriceClass_200"
     assert set(records(moto, zone_id)) == {("www.your-app.com", "A"), ("www.your-app.com", "AAAA"),
                                            ("your-app.com", "A"), ("your-app.com", "AAAA")}
+    # Read is batched and concurrent: the bucket's settings (HEAD + 8 GETs), one GetDistribution, one
+    # GetOriginAccessControl, GetHostedZone and one ListResourceRecordSets for every record.
+    calls = len(moto_requests(moto))
     assert tf.plan() == 0, tf.last.output
+    refresh_calls = len(moto_requests(moto)) - calls
+    assert refresh_calls <= 13, refresh_calls
 
     # Drift: aliases changed and the public-access block removed out of band; apply repairs both.
     moto.client("s3").delete_public_access_block(Bucket=bucket)

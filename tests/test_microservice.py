@@ -165,7 +165,11 @@ def test_microservice_lifecycle(tf, clean_moto, tmp_path):
     assert values["image"] == {"repository": state["repository_url"], "tag": SHA_1, "pullPolicy": "IfNotPresent"}
     assert values["route"] == {"enabled": True, "pathPrefix": "/mobile"}
     assert values["resources"]["requests"] == {"cpu": "250m", "memory": "256Mi"}
+    # Read is batched: one refresh is 7 calls (repository, its two policies and tags; role, its
+    # attached and inline policies), issued concurrently.
+    calls = len(moto_requests(moto))
     assert tf.plan() == 0, tf.last.output
+    assert len(moto_requests(moto)) - calls <= 7
 
     # CI deploys a new commit: only image and helm_values change, in place.
     tf.write_config(service_hcl(env, tag=SHA_2), endpoint=moto.endpoint)

@@ -167,6 +167,17 @@ def test_frontend_lifecycle(tf, clean_moto, tmp_path):
     assert_bucket_private(moto, bucket)
     assert tf.plan() == 0, tf.last.output
 
+    # Records deleted out of band are recreated.
+    r53 = moto.client("route53")
+    r53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [{
+        "Action": "DELETE", "ResourceRecordSet": {
+            "Name": "your-app.com", "Type": "AAAA",
+            "AliasTarget": {"HostedZoneId": "Z2FDTNDATAQYW2", "DNSName": web["domain_name"], "EvaluateTargetHealth": False}}}]})
+    assert tf.plan() == 2 and "records_in_place" in tf.last.output
+    tf.apply()
+    assert ("your-app.com", "AAAA") in records(moto, zone_id)
+    assert tf.plan() == 0, tf.last.output
+
     # The pipeline: sync ./dist and invalidate, with the exact commands the resource computed.
     dist_dir = tmp_path / "dist"
     dist_dir.mkdir()

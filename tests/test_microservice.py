@@ -199,6 +199,14 @@ def test_microservice_lifecycle(tf, clean_moto, tmp_path):
     assert_role(moto, env)
     assert tf.plan() == 0, tf.last.output
 
+    # The whole repository deleted out of band: the next plan shows it, apply recreates it in place.
+    moto.client("ecr").delete_repository(repositoryName="mobile-service")
+    assert tf.plan() == 2
+    assert "image_tags_immutable" in tf.last.output
+    tf.apply()
+    assert_repository(moto, env)
+    assert tf.plan() == 0, tf.last.output
+
     # Destroy refuses while the repository holds images, unless force_delete.
     push_image(moto, "mobile-service", SHA_2)
     result = tf.destroy(check=False)

@@ -17,6 +17,7 @@ from harness.moto_server import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY, clean_env
 pytestmark = pytest.mark.e2e
 
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+CERT_2 = "arn:aws:acm:us-east-1:123456789012:certificate/66666666-7777-8888-9999-000000000000"
 
 
 def flat(text: str) -> str:
@@ -28,7 +29,7 @@ def moto_requests(moto) -> list[str]:
     return [line for line in text.splitlines() if '"' in line and "HTTP/1.1" in line and "moto-api" not in line]
 
 
-def frontend_hcl(aliases=("www.your-app.com",), price_class="PriceClass_100", extra="") -> str:
+def frontend_hcl(aliases=("www.your-app.com",), price_class="PriceClass_100", extra="", cert=CERT) -> str:
     alias_list = ", ".join(f'"{a}"' for a in aliases)
     # moto enforces a bucket-policy Deny without its Condition, so the TLS-only statement would block
     # the pipeline's upload over moto's plain HTTP: it is switched off here and tested on its own below.
@@ -36,7 +37,7 @@ def frontend_hcl(aliases=("www.your-app.com",), price_class="PriceClass_100", ex
 resource "platform_frontend" "web" {{
   name            = "your-app-web"
   aliases         = [{alias_list}]
-  certificate_arn = "{CERT}"
+  certificate_arn = "{cert}"
   zone_name       = "your-app.com"
   price_class     = "{price_class}"
   require_tls     = false
@@ -136,20 +137,22 @@ def test_frontend_lifecycle(tf, clean_moto, tmp_path):
                                       ("www.your-app.com", "AAAA"): web["domain_name"]}
     assert tf.plan() == 0, tf.last.output
 
-    # An alias and a price class added in place: same distribution, new records.
-    tf.write_config(frontend_hcl(aliases=("www.your-app.com", "your-app.com"), price_class="PriceClass_200"),
-                    endpoint=moto.endpoint)
+    # An alias, a price class and a certificate changed in place: same distribution, new records.
+    tf.write_config(frontend_hcl(aliases=("www.your-app.com", "your-app.com"), price_class="PriceClass_200",
+                                 cert=CERT_2), endpoint=moto.endpoint)
     plan = tf.plan_json()
     (change,) = plan["resource_changes"]
     assert change["change"]["actions"] == ["update"]
     before, after = change["change"]["before"], change["change"]["after"]
-    assert {k for k in set(before) | set(after) if before.get(k) != after.get(k)} == {"aliases", "price_class"}
+    assert {k for k in set(before) | set(after) if before.get(k) != after.get(k)} == {
+        "aliases", "price_class", "certificate_arn"}
     assert not any(change["change"]["after_unknown"].values())
     tf.apply()
     assert tf.outputs()["web"]["distribution_id"] == dist_id
     cfg = cf.get_distribution_config(Id=dist_id)["DistributionConfig"]
     assert sorted(cfg["Aliases"]["Items"]) == ["www.your-app.com", "your-app.com"]
     assert cfg["PriceClass"] == "PriceClass_200"
+    assert cfg["ViewerCertificate"]["ACMCertificateArn"] == CERT_2
     assert set(records(moto, zone_id)) == {("www.your-app.com", "A"), ("www.your-app.com", "AAAA"),
                                            ("your-app.com", "A"), ("your-app.com", "AAAA")}
     # Read is batched and concurrent: the bucket's settings (HEAD + 8 GETs), one GetDistribution, one
@@ -196,7 +199,7 @@ def test_frontend_lifecycle(tf, clean_moto, tmp_path):
     assert result.returncode != 0 and "force_destroy" in flat(result.output)
     assert cf.get_distribution(Id=dist_id)["Distribution"]["Id"] == dist_id
     tf.write_config(frontend_hcl(aliases=("www.your-app.com", "your-app.com"), price_class="PriceClass_200",
-                                 extra="  force_destroy = true"), endpoint=moto.endpoint)
+                                 cert=CERT_2, extra="  force_destroy = true"), endpoint=moto.endpoint)
     tf.apply()
     tf.destroy()
     assert moto.client("s3").list_buckets()["Buckets"] == []

@@ -363,3 +363,17 @@ resource "platform_frontend" "web" {{
     tf.destroy()
     assert moto.client("s3").list_buckets()["Buckets"] == []
     assert moto.client("cloudfront").list_distributions()["DistributionList"].get("Items", []) == []
+
+
+def test_refuses_a_bucket_it_does_not_own(tf, clean_moto):
+    moto = clean_moto
+    moto.client("s3").create_bucket(Bucket="taken-web")
+    tf.write_config('resource "platform_frontend" "web" {\n  name = "taken-web"\n}\n', endpoint=moto.endpoint)
+    tf.init()
+    result = tf.apply(check=False)
+    assert result.returncode != 0
+    assert "not managed by this frontend" in flat(result.output)
+    # What was created (the OAC) is in state, so destroy cleans it up; the foreign bucket is untouched.
+    tf.destroy()
+    assert moto.client("cloudfront").list_origin_access_controls()["OriginAccessControlList"].get("Items", []) == []
+    assert [b["Name"] for b in moto.client("s3").list_buckets()["Buckets"]] == ["taken-web"]

@@ -381,3 +381,21 @@ resource "platform_microservice" "svc" {{
     after = plan["resource_changes"][0]["change"]["after"]
     assert after["environment"] == env
     assert json.loads(after["trust_policy"])["Statement"][0]["Principal"]["Federated"] == env["oidc_provider_arn"]
+
+
+def test_refuses_a_repository_it_does_not_own(tf, clean_moto):
+    """A repository of the same name that this resource did not create is refused, never adopted; the role
+    that was created is kept in state, and destroy removes it but leaves the foreign repository alone."""
+    moto = clean_moto
+    env = make_environment(moto)
+    moto.client("ecr").create_repository(repositoryName="billing-service")
+    tf.write_config(service_hcl(env, name="billing-service"), endpoint=moto.endpoint)
+    tf.init()
+    result = tf.apply(check=False)
+    assert result.returncode != 0
+    assert "not managed by this resource" in flat(result.output)
+    assert moto.client("iam").get_role(RoleName="billing-service-irsa")["Role"]
+    tf.destroy()
+    assert [r["repositoryName"] for r in moto.client("ecr").describe_repositories()["repositories"]] == [
+        "billing-service"]
+    assert "billing-service-irsa" not in [r["RoleName"] for r in moto.client("iam").list_roles()["Roles"]]

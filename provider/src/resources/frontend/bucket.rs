@@ -88,6 +88,16 @@ pub async fn converge(
         tags: tags.clone(),
         owner: owner.to_string(),
     };
+    // Checked here, not left to the shared step, so the message fits this resource (a frontend is
+    // imported by distribution id, not by bucket name).
+    if sb::exists(s3, bucket).await?
+        && sb::tags(s3, bucket).await?.get(crate::aws::tags::OWNER_KEY) != Some(&d.owner)
+    {
+        return Err(StepError::new(
+            "CreateBucket",
+            format!("bucket {bucket:?} already exists and is not managed by this frontend; choose another bucket_name"),
+        ));
+    }
     sb::create_or_adopt(s3, &d).await?;
     let tag_set = tags
         .iter()

@@ -61,10 +61,22 @@ fn origin_id(origin_domain: &str) -> String {
     format!("s3-{origin_domain}")
 }
 
-/// The Origin Access Control named `name`, created when missing. Returns its id.
-pub async fn ensure_oac(cf: &Client, name: &str, description: &str) -> Result<String, StepError> {
-    if let Some(id) = find_oac(cf, name).await? {
-        return Ok(id);
+/// The Origin Access Control named `name`, created when missing. Returns its id. OACs carry
+/// no tags, so ownership is recorded in the description (which starts with the owner string).
+pub async fn ensure_oac(
+    cf: &Client,
+    name: &str,
+    owner: &str,
+    description: &str,
+) -> Result<String, StepError> {
+    if let Some((id, desc)) = find_oac(cf, name).await? {
+        if desc.starts_with(owner) {
+            return Ok(id);
+        }
+        return Err(StepError::new(
+            "CreateOriginAccessControl",
+            format!("an origin access control named {name:?} already exists and is not managed by this frontend; choose another name"),
+        ));
     }
     let cfg = OriginAccessControlConfig::builder()
         .name(name)
@@ -85,7 +97,8 @@ pub async fn ensure_oac(cf: &Client, name: &str, description: &str) -> Result<St
         .ok_or_else(|| StepError::new("CreateOriginAccessControl", "no id in the answer"))
 }
 
-pub async fn find_oac(cf: &Client, name: &str) -> Result<Option<String>, StepError> {
+/// `(id, description)` of the OAC named `name`, if there is one.
+pub async fn find_oac(cf: &Client, name: &str) -> Result<Option<(String, String)>, StepError> {
     let mut marker: Option<String> = None;
     loop {
         let r = cf
@@ -98,7 +111,7 @@ pub async fn find_oac(cf: &Client, name: &str) -> Result<Option<String>, StepErr
             return Ok(None);
         };
         if let Some(o) = list.items().iter().find(|o| o.name() == name) {
-            return Ok(Some(o.id().to_string()));
+            return Ok(Some((o.id().to_string(), o.description().to_string())));
         }
         match list.next_marker() {
             Some(m) if list.is_truncated() && !m.is_empty() => marker = Some(m.to_string()),

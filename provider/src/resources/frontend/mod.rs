@@ -18,6 +18,7 @@ use crate::framework::{
     Value,
 };
 use crate::resources::microservice::policy::{parse_document, partition, same_document};
+use crate::resources::state_backend::s3 as sb_s3;
 use crate::resources::state_backend::StepError;
 use async_trait::async_trait;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -150,7 +151,7 @@ impl Frontend {
         let oac_description = format!("{owner}: CloudFront reads s3://{bkt}");
         let (b, oac, zone) = tokio::join!(
             bucket::converge(aws.s3(), &bkt, &aws.region, &owner, &all_tags),
-            cdn::ensure_oac(aws.cloudfront(), &name, &oac_description),
+            cdn::ensure_oac(aws.cloudfront(), &name, &owner, &oac_description),
             zone_fut,
         );
         if let Err(e) = &b {
@@ -721,8 +722,25 @@ impl Resource for Frontend {
                 Diagnostics::from_error(summary.to_string(), e.to_string()),
             )
         };
+        // Only a bucket carrying this resource's owner tag is deleted: after a create that was
+        // refused because the name was taken, state names someone else's bucket.
+        let owner = tags::owner(
+            TYPE_NAME,
+            str_attr(prior, "name").as_deref().unwrap_or_default(),
+        );
+        let bucket_ours = match sb_s3::exists(aws.s3(), &bkt).await {
+            Ok(true) => match sb_s3::tags(aws.s3(), &bkt).await {
+                Ok(t) => t.get(tags::OWNER_KEY) == Some(&owner),
+                Err(e) => return fail(prior, "Cannot read the bucket's tags", e),
+            },
+            Ok(false) => false,
+            Err(e) => return fail(prior, "Cannot check the bucket", e),
+        };
+        if !bucket_ours {
+            tracing::info!(target: "platform::frontend", bucket = bkt, "bucket is absent or not owned by this resource; leaving it alone");
+        }
         // Refuse up front, before anything is torn down, when the bucket still holds the site.
-        if !force {
+        if !force && bucket_ours {
             match aws
                 .s3()
                 .list_object_versions()
@@ -766,8 +784,10 @@ impl Resource for Frontend {
             }
             s.set_attr("origin_access_control_id", Value::Null);
         }
-        if let Err(e) = bucket::delete(aws.s3(), &bkt, force).await {
-            return fail(&s, "Cannot delete the bucket", e);
+        if bucket_ours {
+            if let Err(e) = bucket::delete(aws.s3(), &bkt, force).await {
+                return fail(&s, "Cannot delete the bucket", e);
+            }
         }
         // Only a zone this resource created is deleted; a given one is left alone.
         if let (Some(z), false) = (&zone, prior.get("zone_name").is_null()) {
@@ -808,9 +828,12 @@ impl Resource for Frontend {
             .next()
             .unwrap_or_default()
             .to_string();
+        let owner = tags::owner(TYPE_NAME, &name);
         let oac = cdn::find_oac(aws.cloudfront(), &name)
             .await
-            .map_err(cannot)?;
+            .map_err(cannot)?
+            .filter(|(_, desc)| desc.starts_with(&owner))
+            .map(|(id, _)| id);
         // The records' zone: the closest zone enclosing the first alias. Recorded as a given zone
         // (hosted_zone_id), so destroying the imported frontend never deletes a zone.
         let mut zone = None;

@@ -250,8 +250,18 @@ pub async fn converge(
 }
 
 /// Deletes the repository. Without `force`, a repository that still holds images is left
-/// alone: deleting it would destroy every image ever pushed, including what is running.
-pub async fn delete(ecr: &Client, name: &str, force: bool) -> Result<(), StepError> {
+/// alone: deleting it would destroy every image ever pushed, including what is running. A
+/// repository that does not carry `owner` (someone else's, whose name made our create fail) is
+/// never deleted.
+pub async fn delete(ecr: &Client, name: &str, owner: &str, force: bool) -> Result<(), StepError> {
+    match observe(ecr, name).await? {
+        None => return Ok(()),
+        Some(o) if o.tags.get(crate::aws::tags::OWNER_KEY).map(String::as_str) != Some(owner) => {
+            tracing::info!(target: "platform::microservice", repository = name, "repository is not owned by this resource; leaving it alone");
+            return Ok(());
+        }
+        Some(_) => {}
+    }
     if !force {
         let imgs = absent(
             ecr.list_images()

@@ -246,11 +246,16 @@ async fn delete_inline(iam: &Client, role: &str) -> Result<(), StepError> {
     }
 }
 
-/// Detaches and deletes the policies first: IAM refuses to delete a role that has any.
-pub async fn delete(iam: &Client, name: &str) -> Result<(), StepError> {
+/// Detaches and deletes the policies first: IAM refuses to delete a role that has any. A role
+/// that does not carry `owner` is never deleted.
+pub async fn delete(iam: &Client, name: &str, owner: &str) -> Result<(), StepError> {
     let Some(o) = observe(iam, name).await? else {
         return Ok(());
     };
+    if o.tags.get(crate::aws::tags::OWNER_KEY).map(String::as_str) != Some(owner) {
+        tracing::info!(target: "platform::microservice", role = name, "role is not owned by this resource; leaving it alone");
+        return Ok(());
+    }
     for arn in &o.policy_arns {
         detach(iam, name, arn).await?;
     }

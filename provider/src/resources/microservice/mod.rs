@@ -783,13 +783,14 @@ impl Resource for Microservice {
         let force = prior.get("force_delete").as_bool().unwrap_or(false);
         // The repository first: if it refuses (it still holds images), the role stays too,
         // so the service is left whole rather than half deleted.
-        if let Err(e) = ecr::delete(aws.ecr(), name, force).await {
+        let owner = tags::owner(TYPE_NAME, name);
+        if let Err(e) = ecr::delete(aws.ecr(), name, &owner, force).await {
             return ApplyOutcome::failed(
                 prior.clone(),
                 Diagnostics::from_error("Cannot delete the image repository", e.to_string()),
             );
         }
-        if let Err(e) = irsa::delete(aws.iam(), &role_name(name)).await {
+        if let Err(e) = irsa::delete(aws.iam(), &role_name(name), &owner).await {
             let mut s = prior.clone();
             for (g, _) in GUARANTEES {
                 s.set_attr(g, Value::Bool(false));

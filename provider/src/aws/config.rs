@@ -302,6 +302,9 @@ pub struct AwsContext {
     kms: OnceLock<aws_sdk_kms::Client>,
     eks: OnceLock<aws_sdk_eks::Client>,
     rds: OnceLock<aws_sdk_rds::Client>,
+    ecr: OnceLock<aws_sdk_ecr::Client>,
+    cloudfront: OnceLock<aws_sdk_cloudfront::Client>,
+    route53: OnceLock<aws_sdk_route53::Client>,
 }
 
 impl AwsContext {
@@ -416,6 +419,9 @@ impl AwsContext {
             kms: OnceLock::new(),
             eks: OnceLock::new(),
             rds: OnceLock::new(),
+            ecr: OnceLock::new(),
+            cloudfront: OnceLock::new(),
+            route53: OnceLock::new(),
         };
 
         if !s.allowed_account_ids.is_empty() {
@@ -552,6 +558,36 @@ impl AwsContext {
                 b = b.endpoint_url(u);
             }
             aws_sdk_rds::Client::from_conf(b.build())
+        })
+    }
+
+    pub fn ecr(&self) -> &aws_sdk_ecr::Client {
+        self.ecr.get_or_init(|| {
+            let mut b = aws_sdk_ecr::config::Builder::from(&self.sdk).interceptor(CallLogger);
+            if let Some(u) = self.endpoint("ecr") {
+                b = b.endpoint_url(u);
+            }
+            aws_sdk_ecr::Client::from_conf(b.build())
+        })
+    }
+
+    pub fn cloudfront(&self) -> &aws_sdk_cloudfront::Client {
+        self.cloudfront.get_or_init(|| {
+            let mut b = aws_sdk_cloudfront::config::Builder::from(&self.sdk).interceptor(CallLogger);
+            if let Some(u) = self.endpoint("cloudfront") {
+                b = b.endpoint_url(u);
+            }
+            aws_sdk_cloudfront::Client::from_conf(b.build())
+        })
+    }
+
+    pub fn route53(&self) -> &aws_sdk_route53::Client {
+        self.route53.get_or_init(|| {
+            let mut b = aws_sdk_route53::config::Builder::from(&self.sdk).interceptor(CallLogger);
+            if let Some(u) = self.endpoint("route53") {
+                b = b.endpoint_url(u);
+            }
+            aws_sdk_route53::Client::from_conf(b.build())
         })
     }
 }

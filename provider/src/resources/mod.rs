@@ -1,3 +1,5 @@
 pub mod organization;
 pub mod environment;
+pub mod frontend;
+pub mod microservice;
 pub mod state_backend;

@@ -5,8 +5,8 @@
 
 mod lock_table;
 mod policy;
-mod s3;
-mod validate;
+pub(crate) mod s3;
+pub(crate) mod validate;
 
 use crate::aws::{tags, AwsContext};
 use crate::framework::{

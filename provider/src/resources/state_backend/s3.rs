@@ -384,7 +384,7 @@ async fn count_versions(s3: &Client, bucket: &str, limit: usize) -> Result<usize
 }
 
 /// Deletes every object version and delete marker, a page at a time.
-async fn empty(s3: &Client, bucket: &str) -> Result<usize, StepError> {
+pub(crate) async fn empty(s3: &Client, bucket: &str) -> Result<usize, StepError> {
     let mut deleted = 0;
     loop {
         let page = s3

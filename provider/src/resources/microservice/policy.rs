@@ -1,0 +1,210 @@
+//! The three JSON documents the resource owns: the IRSA trust policy, the ECR repository
+//! policy and the ECR lifecycle policy. Built at plan time (they are shown in the plan) and
+//! compared semantically on read, since AWS may reorder keys or URL-encode what it returns.
+
+use serde_json::{json, Value as J};
+
+/// Read-only pull actions: what a node (kubelet) needs to start a pod from the repository.
+pub const PULL_ACTIONS: &[&str] = &[
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+];
+
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// The registry host for an account and region.
+pub fn registry_host(account: &str, region: &str) -> String {
+    let suffix = if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    format!("{account}.dkr.ecr.{region}.{suffix}")
+}
+
+/// The Kubernetes subject a service account's projected token carries.
+pub fn service_account_subject(namespace: &str, name: &str) -> String {
+    format!("system:serviceaccount:{namespace}:{name}")
+}
+
+/// Only the pods of this one service account may assume the role, and only with a token
+/// minted for STS.
+pub fn trust_policy(oidc_provider_arn: &str, issuer_host_path: &str, subject: &str) -> J {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "ServiceAccountOnly",
+            "Effect": "Allow",
+            "Principal": { "Federated": oidc_provider_arn },
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {
+                    format!("{issuer_host_path}:sub"): subject,
+                    format!("{issuer_host_path}:aud"): "sts.amazonaws.com",
+                }
+            }
+        }]
+    })
+}
+
+/// Pull access for the environment's node role and for whole accounts listed in
+/// `pull_account_ids` (e.g. prod pulling the image built once in a shared account).
+pub fn repository_policy(partition: &str, node_role_arn: &str, pull_account_ids: &[String]) -> J {
+    let mut principals = vec![J::from(node_role_arn)];
+    principals.extend(
+        pull_account_ids
+            .iter()
+            .map(|a| J::from(format!("arn:{partition}:iam::{a}:root"))),
+    );
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "PlatformPull",
+            "Effect": "Allow",
+            "Principal": { "AWS": principals },
+            "Action": PULL_ACTIONS,
+        }]
+    })
+}
+
+/// Untagged images (failed or superseded pushes) expire first; beyond that only the newest
+/// `keep_tagged` images are kept, so a rollback target is always there but storage is bounded.
+pub fn lifecycle_policy(keep_tagged: i64, expire_untagged_days: i64) -> J {
+    json!({
+        "rules": [
+            {
+                "rulePriority": 1,
+                "description": format!("Expire untagged images after {expire_untagged_days} days"),
+                "selection": {
+                    "tagStatus": "untagged",
+                    "countType": "sinceImagePushed",
+                    "countUnit": "days",
+                    "countNumber": expire_untagged_days,
+                },
+                "action": { "type": "expire" }
+            },
+            {
+                "rulePriority": 2,
+                "description": format!("Keep the {keep_tagged} most recent images"),
+                "selection": {
+                    "tagStatus": "any",
+                    "countType": "imageCountMoreThan",
+                    "countNumber": keep_tagged,
+                },
+                "action": { "type": "expire" }
+            }
+        ]
+    })
+}
+
+/// Decodes `%XX` escapes (IAM returns policy documents URL-encoded).
+pub fn url_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Some(x) = std::str::from_utf8(&b[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(x);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A policy document as returned by AWS, URL-decoded when needed, normalised so that a
+/// one-element array and its single value compare equal (IAM and ECR collapse them).
+pub fn parse_document(text: &str) -> Option<J> {
+    let v = serde_json::from_str::<J>(text)
+        .ok()
+        .or_else(|| serde_json::from_str::<J>(&url_decode(text)).ok())?;
+    Some(normalise(v))
+}
+
+fn normalise(v: J) -> J {
+    match v {
+        J::Array(a) if a.len() == 1 => normalise(a.into_iter().next().unwrap_or(J::Null)),
+        J::Array(a) => {
+            let mut items: Vec<J> = a.into_iter().map(normalise).collect();
+            items.sort_by_key(|x| x.to_string());
+            J::Array(items)
+        }
+        J::Object(m) => J::Object(m.into_iter().map(|(k, v)| (k, normalise(v))).collect()),
+        other => other,
+    }
+}
+
+/// Whether the document AWS returned says the same as the one we want.
+pub fn same_document(actual: &str, wanted: &J) -> bool {
+    parse_document(actual).is_some_and(|a| a == normalise(wanted.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trust_is_scoped_to_one_service_account() {
+        let p = trust_policy(
+            "arn:aws:iam::111111111111:oidc-provider/oidc.example/id/X",
+            "oidc.example/id/X",
+            &service_account_subject("apps", "api"),
+        );
+        let c = &p["Statement"][0]["Condition"]["StringEquals"];
+        assert_eq!(c["oidc.example/id/X:sub"], "system:serviceaccount:apps:api");
+        assert_eq!(c["oidc.example/id/X:aud"], "sts.amazonaws.com");
+    }
+
+    #[test]
+    fn repository_policy_lists_node_role_and_accounts() {
+        let p = repository_policy(
+            "aws",
+            "arn:aws:iam::111111111111:role/nodes",
+            &["222222222222".to_string()],
+        );
+        assert_eq!(
+            p["Statement"][0]["Principal"]["AWS"],
+            json!([
+                "arn:aws:iam::111111111111:role/nodes",
+                "arn:aws:iam::222222222222:root"
+            ])
+        );
+    }
+
+    #[test]
+    fn lifecycle_rules_are_ordered_any_last() {
+        let p = lifecycle_policy(30, 7);
+        assert_eq!(p["rules"][0]["selection"]["tagStatus"], "untagged");
+        assert_eq!(p["rules"][1]["selection"]["tagStatus"], "any");
+        assert_eq!(p["rules"][1]["selection"]["countNumber"], 30);
+    }
+
+    #[test]
+    fn documents_compare_semantically() {
+        let want =
+            json!({"Version": "2012-10-17", "Statement": [{"Action": ["a"], "Effect": "Allow"}]});
+        assert!(same_document(
+            r#"{"Statement":{"Effect":"Allow","Action":"a"},"Version":"2012-10-17"}"#,
+            &want
+        ));
+        assert!(same_document("%7B%22Statement%22%3A%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22a%22%7D%2C%22Version%22%3A%222012-10-17%22%7D", &want));
+        assert!(!same_document(r#"{"Statement":[]}"#, &want));
+        assert_eq!(url_decode("a%2Fb"), "a/b");
+    }
+}

@@ -1,0 +1,38 @@
+# One platform_microservice per entry of var.services. Every per-service setting is looked up
+# with a fallback, because Terraform 1.0 has no optional() object attributes: a service entry
+# only states what differs from the defaults.
+
+locals {
+  # A tag from var.image_tags (what CI passes) wins over one written in the service entry.
+  image_tags = {
+    for name, svc in var.services : name => lookup(var.image_tags, name, lookup(svc, "image_tag", null))
+  }
+}
+
+resource "platform_microservice" "this" {
+  for_each = var.services
+
+  name        = each.key
+  environment = var.environment
+  image_tag   = local.image_tags[each.key]
+  namespace   = lookup(each.value, "namespace", var.namespace)
+
+  replicas          = lookup(each.value, "replicas", null)
+  max_replicas      = lookup(each.value, "max_replicas", null)
+  container_port    = lookup(each.value, "container_port", null)
+  health_check_path = lookup(each.value, "health_check_path", null)
+  path_prefix       = lookup(each.value, "path_prefix", null)
+  resources         = lookup(each.value, "resources", null)
+  env               = lookup(each.value, "env", null)
+
+  iam_policy_arns  = lookup(each.value, "iam_policy_arns", null)
+  iam_policy_json  = lookup(each.value, "iam_policy_json", null)
+  pull_account_ids = length(var.pull_account_ids) > 0 ? var.pull_account_ids : null
+
+  lifecycle_keep_tagged          = var.lifecycle_keep_tagged
+  lifecycle_expire_untagged_days = var.lifecycle_expire_untagged_days
+  kms_key_arn                    = var.kms_key_arn
+  force_delete                   = var.force_delete
+
+  tags = merge(var.tags, lookup(each.value, "tags", {}))
+}

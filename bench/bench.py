@@ -676,6 +676,17 @@ def loadavg() -> str:
         return "?"
 
 
+def cpu_seconds() -> tuple:
+    """(busy CPU-seconds of the whole machine, CPU-seconds of this process and its waited-for children)."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        busy = (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError):
+        busy = float("nan")
+    t = os.times()
+    return busy, t.user + t.system + t.children_user + t.children_system
+
+
 def git_describe() -> str:
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
@@ -688,7 +699,7 @@ def git_describe() -> str:
 
 
 def write_report(path: Path, table: str, provs: List[Provider], args: argparse.Namespace, strip: Optional[str],
-                 tf_version: str, started: datetime.datetime, elapsed: float, loads: tuple) -> None:
+                 tf_version: str, started: datetime.datetime, elapsed: float, loads: tuple, other: str) -> None:
     import grpc
     import moto
 
@@ -698,8 +709,9 @@ def write_report(path: Path, table: str, provs: List[Provider], args: argparse.N
         "# Benchmark results",
         "",
         f"Measured {started.strftime('%Y-%m-%d %H:%M UTC')} by `bench/run.sh` on {machine_description()};"
-        f" took {elapsed:.0f} s; 1-minute load average {loads[0]} before the run (other work on the machine"
-        f" skews the figures), {loads[1]} at its end (includes the benchmark itself).",
+        f" took {elapsed:.0f} s. Other processes used {other} while it ran (work beside the benchmark skews"
+        f" the figures); 1-minute load average {loads[0]} before, {loads[1]} at the end (includes the"
+        f" benchmark itself).",
         f"{tf_version}, moto {moto.__version__} on 127.0.0.1, Python {pyplatform.python_version()},"
         f" grpcio {grpc.__version__}; repository at {git_describe()}.",
         "",
@@ -781,6 +793,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     started = datetime.datetime.now(datetime.timezone.utc)
     load_before = loadavg()
+    cpu_before = cpu_seconds()
     t_start = time.monotonic()
     tf_version = subprocess.run([str(TERRAFORM), "version"], capture_output=True, text=True,
                                 env=base_env()).stdout.split("\n")[0]
@@ -808,16 +821,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         shutil.rmtree(tmpdir, ignore_errors=True)
     elapsed = time.monotonic() - t_start
     load_after = loadavg()
+    cpu_after = cpu_seconds()
+    # CPU that other processes on the machine used while we measured: the noise on a shared machine.
+    other_cpu = max(0.0, (cpu_after[0] - cpu_before[0]) - (cpu_after[1] - cpu_before[1]))
+    other = f"{other_cpu:.0f} CPU-s ({100 * other_cpu / (elapsed * (os.cpu_count() or 1)):.0f}% of the machine)"
 
     table = render_table(provs)
     print(table)
-    print(f"cells: median (min); 1-minute load average before the run {load_before}, at its end {load_after}")
+    print(f"cells: median (min); other processes used {other} during the run;"
+          f" 1-minute load average before {load_before}, at the end {load_after}")
     for p in provs:
         for k, v in p.notes.items():
             if not k.startswith("procs_"):
                 print(f"note: {p.label}: {v}")
     if str(args.out) != "-":
-        write_report(args.out, table, provs, args, strip, tf_version, started, elapsed, (load_before, load_after))
+        write_report(args.out, table, provs, args, strip, tf_version, started, elapsed, (load_before, load_after),
+                     other)
         log(f"wrote {args.out} ({elapsed:.0f} s in all)")
     return 0
 

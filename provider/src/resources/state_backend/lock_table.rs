@@ -210,6 +210,24 @@ pub async fn observe(ddb: &Client, name: &str) -> Result<Option<ObservedTable>, 
     }))
 }
 
+/// Deletes the table only if it carries `owner`'s tag (see `s3::delete_if_owned`).
+pub async fn delete_if_owned(
+    ddb: &Client,
+    name: &str,
+    owner: &str,
+    cancel: &CancellationToken,
+) -> Result<super::s3::Removal, StepError> {
+    let Some((arn, _, _)) = describe_table(ddb, name).await? else {
+        return Ok(super::s3::Removal::Absent);
+    };
+    let t = table_tags(ddb, &arn).await?;
+    if t.get(crate::aws::tags::OWNER_KEY).map(String::as_str) != Some(owner) {
+        return Ok(super::s3::Removal::NotOurs);
+    }
+    delete(ddb, name, cancel).await?;
+    Ok(super::s3::Removal::Deleted)
+}
+
 /// Deletes the table and waits until it is gone.
 pub async fn delete(ddb: &Client, name: &str, cancel: &CancellationToken) -> Result<(), StepError> {
     match ddb.delete_table().table_name(name).send().await {

@@ -110,8 +110,10 @@ impl StateBackend {
         let (bucket, table) = Self::desired(aws, planned);
         let s3c = aws.s3();
         let ddb = aws.dynamodb();
+        // The state already holding the bucket (update, import) lets an untagged bucket be adopted.
+        let claimed = !prior.is_null() && !prior.get("bucket_arn").is_null();
         let bucket_fut = async {
-            s3::create_or_adopt(s3c, &bucket).await?;
+            s3::create_or_adopt_claimed(s3c, &bucket, claimed).await?;
             s3::converge(s3c, &bucket, &table.name).await
         };
         let table_fut = lock_table::converge(ddb, &table, &aws.cancel);
@@ -389,24 +391,43 @@ impl Resource for StateBackend {
         let bucket = prior.get("bucket").as_str().unwrap_or_default();
         let table = prior.get("lock_table_name").as_str().unwrap_or_default();
         let force = prior.get("force_destroy").as_bool().unwrap_or(false);
+        let owner = tags::owner(TYPE_NAME, bucket);
+        let mut diags = Diagnostics::new();
         // Bucket first: if it refuses (still holds state), the lock table stays too.
-        if let Err(e) = s3::delete(aws.s3(), bucket, force).await {
-            return ApplyOutcome::failed(
-                prior.clone(),
-                Diagnostics::from_error("Cannot delete the state bucket", e.to_string()),
-            );
-        }
-        if let Err(e) = lock_table::delete(aws.dynamodb(), table, &aws.cancel).await {
-            let mut s = prior.clone();
-            for (g, _) in &GUARANTEES[..3] {
-                s.set_attr(g, Value::Bool(false));
+        match s3::delete_if_owned(aws.s3(), bucket, &owner, force).await {
+            Ok(s3::Removal::NotOurs) => diags.warning(
+                "State bucket left in place",
+                format!("Bucket {bucket:?} does not carry this resource's owner tag ({owner}), so destroy did not delete it."),
+            ),
+            Ok(_) => {}
+            Err(e) => {
+                return ApplyOutcome::failed(
+                    prior.clone(),
+                    Diagnostics::from_error("Cannot delete the state bucket", e.to_string()),
+                )
             }
-            return ApplyOutcome::failed(
-                s,
-                Diagnostics::from_error("Cannot delete the lock table", e.to_string()),
-            );
         }
-        ApplyOutcome::ok(Value::Null)
+        match lock_table::delete_if_owned(aws.dynamodb(), table, &owner, &aws.cancel).await {
+            Ok(s3::Removal::NotOurs) => diags.warning(
+                "Lock table left in place",
+                format!("Table {table:?} does not carry this resource's owner tag ({owner}), so destroy did not delete it."),
+            ),
+            Ok(_) => {}
+            Err(e) => {
+                let mut s = prior.clone();
+                for (g, _) in &GUARANTEES[..3] {
+                    s.set_attr(g, Value::Bool(false));
+                }
+                return ApplyOutcome::failed(
+                    s,
+                    Diagnostics::from_error("Cannot delete the lock table", e.to_string()),
+                );
+            }
+        }
+        ApplyOutcome {
+            state: Value::Null,
+            diags,
+        }
     }
 
     async fn import(&self, aws: &AwsContext, id: &str) -> Result<Value, Diagnostics> {

@@ -120,9 +120,21 @@ pub async fn tags(s3: &Client, bucket: &str) -> Result<BTreeMap<String, String>,
 /// Creates the bucket, or adopts it when it already exists and carries our owner tag
 /// (a crash between CreateBucket and the state write must not strand it).
 pub async fn create_or_adopt(s3: &Client, d: &DesiredBucket) -> Result<(), StepError> {
+    create_or_adopt_claimed(s3, d, false).await
+}
+
+/// As [`create_or_adopt`]; with `claimed` (the resource's state already holds this bucket, e.g.
+/// after `terraform import` of a bucket made elsewhere) an existing bucket with no owner tag is
+/// adopted too — `converge` then tags it. A bucket owned by another resource never is.
+pub async fn create_or_adopt_claimed(
+    s3: &Client,
+    d: &DesiredBucket,
+    claimed: bool,
+) -> Result<(), StepError> {
     if exists(s3, &d.bucket).await? {
         let t = tags(s3, &d.bucket).await?;
-        if t.get(crate::aws::tags::OWNER_KEY) == Some(&d.owner) {
+        let owner = t.get(crate::aws::tags::OWNER_KEY);
+        if owner == Some(&d.owner) || (claimed && owner.is_none()) {
             tracing::info!(target: "platform::state_backend", bucket = %d.bucket, "adopting existing bucket owned by this resource");
             return Ok(());
         }
@@ -431,6 +443,34 @@ pub(crate) async fn empty(s3: &Client, bucket: &str) -> Result<usize, StepError>
             .await
             .map_err(|e| fail("DeleteObjects", e))?;
     }
+}
+
+/// What a delete that only touches owned objects did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    Deleted,
+    Absent,
+    /// The object exists but does not carry this resource's owner tag: left alone.
+    NotOurs,
+}
+
+/// Deletes the bucket only if it carries `owner`'s tag: a same-named bucket this resource
+/// never created (a refused create leaves the name in state) is never deleted.
+pub async fn delete_if_owned(
+    s3: &Client,
+    bucket: &str,
+    owner: &str,
+    force_destroy: bool,
+) -> Result<Removal, StepError> {
+    if !exists(s3, bucket).await? {
+        return Ok(Removal::Absent);
+    }
+    let t = tags(s3, bucket).await?;
+    if t.get(crate::aws::tags::OWNER_KEY).map(String::as_str) != Some(owner) {
+        return Ok(Removal::NotOurs);
+    }
+    delete(s3, bucket, force_destroy).await?;
+    Ok(Removal::Deleted)
 }
 
 /// Deletes the bucket; refuses a non-empty one unless `force_destroy`.

@@ -20,7 +20,7 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def env_hcl(azs=("us-east-1a", "us-east-1b"), nat="single", extra="", name=ENV, cidr="10.20.0.0/16") -> str:
+def env_hcl(azs=("us-east-1a", "us-east-1b"), nat="single", extra="", name=ENV, cidr="10.20.0.0/16", team="platform") -> str:
     az_list = ", ".join(f'"{a}"' for a in azs)
     return f"""
 resource "platform_environment" "e" {{
@@ -28,7 +28,7 @@ resource "platform_environment" "e" {{
   vpc_cidr           = "{cidr}"
   availability_zones = [{az_list}]
   nat_gateways       = "{nat}"
-  tags               = {{ team = "platform" }}
+  tags               = {{ team = "{team}" }}
 {extra}
 }}
 
@@ -201,6 +201,18 @@ def test_environment_lifecycle(tf, tf_factory, clean_moto):
     )
     tf.apply()
     assert len(owned(moto, "nat")) == 3
+    assert tf.plan() == 0, tf.last.output
+
+    # Tags update in place on every EC2 object.
+    tf.write_config(
+        env_hcl(azs=("us-east-1a", "us-east-1b", "us-east-1c"), nat="per_az", team="infra",
+                extra="  flow_logs {\n    retention_in_days = 30\n  }"),
+        endpoint=moto.endpoint,
+    )
+    tf.apply()
+    for kind in ("vpc", "subnet", "nat", "rt", "igw"):
+        for obj in owned(moto, kind):
+            assert {"Key": "team", "Value": "infra"} in obj["Tags"], kind
     assert tf.plan() == 0, tf.last.output
     tf.destroy()
     nothing_left(moto)

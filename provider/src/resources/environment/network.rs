@@ -493,7 +493,7 @@ pub async fn converge(
             id
         }
     };
-    sync_tags(c, d, &vpc_id, &o.vpc_tags).await?;
+    sync_tags(c, d, &vpc_id, &o).await?;
 
     // Stage 1, concurrently: internet gateway, every subnet, the flow-log chain.
     let igw_fut = ensure_igw(c, d, &vpc_id, &o);
@@ -592,40 +592,55 @@ async fn create_vpc(c: &Ctx<'_>, d: &DesiredNetwork) -> Result<String, StepError
     Ok(id)
 }
 
-/// Keeps the VPC's tags equal to the desired set (user tags are updatable in place).
+/// Keeps the tags of the VPC and everything in it equal to the desired set (user and
+/// default tags update in place). The VPC's tags stand for all: when they are right, nothing
+/// is called; when not, one CreateTags/DeleteTags call covers every EC2 object.
 async fn sync_tags(
     c: &Ctx<'_>,
     d: &DesiredNetwork,
     vpc_id: &str,
-    have: &BTreeMap<String, String>,
+    o: &ObservedNetwork,
 ) -> Result<(), StepError> {
-    let mut want = d.tags.clone();
-    want.insert(COMPONENT_KEY.into(), VPC_KEY.into());
-    want.entry("Name".into())
-        .or_insert_with(|| format!("{}-vpc", d.name));
+    let have = &o.vpc_tags;
+    let want = &d.tags;
     let stale: Vec<Tag> = have
         .keys()
-        .filter(|k| !want.contains_key(*k) && !k.starts_with("aws:"))
+        .filter(|k| {
+            !want.contains_key(*k)
+                && !k.starts_with("aws:")
+                && k.as_str() != COMPONENT_KEY
+                && k.as_str() != "Name"
+        })
         .map(|k| Tag::builder().key(k).build())
         .collect();
-    if !stale.is_empty() {
-        c.ec2
-            .delete_tags()
-            .resources(vpc_id)
-            .set_tags(Some(stale))
-            .send()
-            .await
-            .map_err(|e| fail("DeleteTags", e))?;
-    }
     let changed: Vec<Tag> = want
         .iter()
         .filter(|(k, v)| have.get(*k) != Some(*v))
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect();
+    if stale.is_empty() && changed.is_empty() {
+        return Ok(());
+    }
+    let mut ids: Vec<String> = vec![vpc_id.to_string()];
+    ids.extend(o.igw.iter().map(|(id, _)| id.clone()));
+    ids.extend(o.subnets.values().map(|s| s.id.clone()));
+    ids.extend(o.nats.values().map(|n| n.id.clone()));
+    ids.extend(o.route_tables.values().map(|t| t.id.clone()));
+    ids.extend(o.eips.values().map(|(id, _)| id.clone()));
+    ids.extend(o.flow_logs.iter().map(|f| f.id.clone()));
+    if !stale.is_empty() {
+        c.ec2
+            .delete_tags()
+            .set_resources(Some(ids.clone()))
+            .set_tags(Some(stale))
+            .send()
+            .await
+            .map_err(|e| fail("DeleteTags", e))?;
+    }
     if !changed.is_empty() {
         c.ec2
             .create_tags()
-            .resources(vpc_id)
+            .set_resources(Some(ids))
             .set_tags(Some(changed))
             .send()
             .await

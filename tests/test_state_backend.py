@@ -236,7 +236,12 @@ def test_existing_foreign_bucket_is_not_adopted(tf_factory, clean_moto):
     assert tf.state_list() == ["platform_state_backend.b"]
     assert moto.client("dynamodb").list_tables()["TableNames"] == [f"{BUCKET}-lock"]
     assert "tainted" in flat(tf.run("state", "show", "-no-color", "platform_state_backend.b").output)
-    # Once the name clash is gone, the next apply resumes and converges.
+    # Destroying it removes what this resource made and never the foreign bucket.
+    result = tf.run("destroy", "-auto-approve", "-no-color")
+    assert "State bucket left in place" in flat(result.output)
+    assert [b["Name"] for b in moto.client("s3").list_buckets()["Buckets"]] == [BUCKET]
+    assert moto.client("dynamodb").list_tables()["TableNames"] == []
+    # Once the name clash is gone, the next apply converges.
     moto.client("s3").delete_bucket(Bucket=BUCKET)
     tf.apply()
     assert_bucket_secure(moto, BUCKET)

@@ -573,7 +573,8 @@ impl AwsContext {
 
     pub fn cloudfront(&self) -> &aws_sdk_cloudfront::Client {
         self.cloudfront.get_or_init(|| {
-            let mut b = aws_sdk_cloudfront::config::Builder::from(&self.sdk).interceptor(CallLogger);
+            let mut b =
+                aws_sdk_cloudfront::config::Builder::from(&self.sdk).interceptor(CallLogger);
             if let Some(u) = self.endpoint("cloudfront") {
                 b = b.endpoint_url(u);
             }

@@ -711,7 +711,7 @@ def write_report(path: Path, table: str, provs: List[Provider], args: argparse.N
         f"Measured {started.strftime('%Y-%m-%d %H:%M UTC')} by `bench/run.sh` on {machine_description()};"
         f" took {elapsed:.0f} s. Other processes used {other} while it ran (work beside the benchmark skews"
         f" the figures); 1-minute load average {loads[0]} before, {loads[1]} at the end (includes the"
-        f" benchmark itself).",
+        f" benchmark itself); the benchmark ran at nice {os.nice(0)}.",
         f"{tf_version}, moto {moto.__version__} on 127.0.0.1, Python {pyplatform.python_version()},"
         f" grpcio {grpc.__version__}; repository at {git_describe()}.",
         "",

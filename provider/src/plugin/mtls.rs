@@ -202,10 +202,19 @@ pub(crate) struct AutoMtls {
 impl AutoMtls {
     /// Sets up AutoMTLS for the client certificate Terraform passed.
     pub(crate) fn for_client_cert(client_cert_pem: &str) -> Result<Self, PluginError> {
+        let start = std::time::Instant::now();
         let provider = crypto_provider();
         let verifier = PinnedClientCertVerifier::from_pem(client_cert_pem, &provider)?;
+        let parsed_us = start.elapsed().as_micros() as u64;
         let identity = generate_server_identity()?;
+        let generated_us = start.elapsed().as_micros() as u64;
         let config = server_config(&identity, Arc::new(verifier), provider)?;
+        tracing::debug!(
+            parsed_us,
+            generated_us,
+            total_us = start.elapsed().as_micros() as u64,
+            "AutoMTLS identity ready"
+        );
         Ok(Self {
             acceptor: TlsAcceptor::from(config),
             server_cert_der: identity.cert_der,

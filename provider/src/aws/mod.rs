@@ -5,6 +5,7 @@
 pub mod config;
 pub mod errors;
 pub mod logging;
+pub mod step;
 pub mod tags;
 pub mod wait;
 

@@ -3,10 +3,9 @@
 //! versioning, SSE); the bucket policy is this resource's own: read for this one distribution
 //! only (`AWS:SourceArn`), and optionally TLS-only.
 
-use super::Fail;
 use crate::aws::errors::code;
+use crate::aws::step::{built, fail, Fail, StepError};
 use crate::resources::state_backend::s3 as sb;
-use crate::resources::state_backend::StepError;
 use aws_sdk_s3::types::{
     BucketVersioningStatus, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
     PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
@@ -18,13 +17,6 @@ use serde_json::json;
 use std::collections::BTreeMap;
 
 pub use sb::ObservedBucket;
-
-fn built<T>(
-    step: &str,
-    r: Result<T, aws_smithy_types::error::operation::BuildError>,
-) -> Result<T, StepError> {
-    r.map_err(|e| StepError::new(step, e.to_string()))
-}
 
 /// Read for CloudFront, and only when the request comes from this distribution.
 pub fn policy(
@@ -63,10 +55,7 @@ pub async fn get_policy(s3: &Client, bucket: &str) -> Result<Option<String>, Ste
     match s3.get_bucket_policy().bucket(bucket).send().await {
         Ok(p) => Ok(p.policy().map(str::to_string)),
         Err(e) if matches!(code(&e), Some("NoSuchBucketPolicy") | Some("NoSuchBucket")) => Ok(None),
-        Err(e) => Err(StepError::new(
-            "GetBucketPolicy",
-            crate::aws::errors::describe(&e),
-        )),
+        Err(e) => Err(fail("GetBucketPolicy", e)),
     }
 }
 
@@ -214,9 +203,6 @@ pub async fn delete(s3: &Client, bucket: &str, force_destroy: bool) -> Result<()
     match s3.delete_bucket().bucket(bucket).send().await {
         Ok(_) => Ok(()),
         Err(e) if code(&e) == Some("NoSuchBucket") => Ok(()),
-        Err(e) => Err(StepError::new(
-            "DeleteBucket",
-            crate::aws::errors::describe(&e),
-        )),
+        Err(e) => Err(fail("DeleteBucket", e)),
     }
 }

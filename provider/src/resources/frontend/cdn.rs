@@ -3,10 +3,9 @@
 //! comment (the owner string), so a crash between create and state write is adopted, not
 //! duplicated. The distribution's caller reference is deterministic for the same reason.
 
-use super::Fail;
 use crate::aws::errors::code;
+use crate::aws::step::{built, fail, Fail, StepError};
 use crate::aws::wait;
-use crate::resources::state_backend::StepError;
 use aws_sdk_cloudfront::types::{
     Aliases, AllowedMethods, CachedMethods, CustomErrorResponse, CustomErrorResponses,
     DefaultCacheBehavior, DistributionConfig, DistributionConfigWithTags, HttpVersion, Method,
@@ -124,10 +123,7 @@ pub async fn oac_exists(cf: &Client, id: &str) -> Result<bool, StepError> {
     match cf.get_origin_access_control().id(id).send().await {
         Ok(_) => Ok(true),
         Err(e) if code(&e) == Some("NoSuchOriginAccessControl") => Ok(false),
-        Err(e) => Err(StepError::new(
-            "GetOriginAccessControl",
-            crate::aws::errors::describe(&e),
-        )),
+        Err(e) => Err(fail("GetOriginAccessControl", e)),
     }
 }
 
@@ -137,12 +133,7 @@ pub async fn delete_oac(cf: &Client, id: &str) -> Result<(), StepError> {
     let etag = match cf.get_origin_access_control().id(id).send().await {
         Ok(r) => r.e_tag().unwrap_or_default().to_string(),
         Err(e) if code(&e) == Some("NoSuchOriginAccessControl") => return Ok(()),
-        Err(e) => {
-            return Err(StepError::new(
-                "GetOriginAccessControl",
-                crate::aws::errors::describe(&e),
-            ))
-        }
+        Err(e) => return Err(fail("GetOriginAccessControl", e)),
     };
     match cf
         .delete_origin_access_control()
@@ -153,18 +144,8 @@ pub async fn delete_oac(cf: &Client, id: &str) -> Result<(), StepError> {
     {
         Ok(_) => Ok(()),
         Err(e) if code(&e) == Some("NoSuchOriginAccessControl") => Ok(()),
-        Err(e) => Err(StepError::new(
-            "DeleteOriginAccessControl",
-            crate::aws::errors::describe(&e),
-        )),
+        Err(e) => Err(fail("DeleteOriginAccessControl", e)),
     }
-}
-
-fn built<T>(
-    step: &str,
-    r: Result<T, aws_smithy_types::error::operation::BuildError>,
-) -> Result<T, StepError> {
-    r.map_err(|e| StepError::new(step, e.to_string()))
 }
 
 fn price_class(s: &str) -> PriceClass {
@@ -336,10 +317,7 @@ pub async fn observe(cf: &Client, id: &str) -> Result<Option<ObservedDistributio
                 .map(|c| observed(d.id(), d.arn(), d.domain_name(), d.status(), c))
         })),
         Err(e) if code(&e) == Some("NoSuchDistribution") => Ok(None),
-        Err(e) => Err(StepError::new(
-            "GetDistribution",
-            crate::aws::errors::describe(&e),
-        )),
+        Err(e) => Err(fail("GetDistribution", e)),
     }
 }
 
@@ -514,12 +492,7 @@ pub async fn delete(
     let cur = match cf.get_distribution_config().id(id).send().await {
         Ok(c) => c,
         Err(e) if code(&e) == Some("NoSuchDistribution") => return Ok(()),
-        Err(e) => {
-            return Err(StepError::new(
-                "GetDistributionConfig",
-                crate::aws::errors::describe(&e),
-            ))
-        }
+        Err(e) => return Err(fail("GetDistributionConfig", e)),
     };
     let mut etag = cur.e_tag().unwrap_or_default().to_string();
     if let Some(c) = cur.distribution_config() {
@@ -560,9 +533,6 @@ pub async fn delete(
     match cf.delete_distribution().id(id).if_match(etag).send().await {
         Ok(_) => Ok(()),
         Err(e) if code(&e) == Some("NoSuchDistribution") => Ok(()),
-        Err(e) => Err(StepError::new(
-            "DeleteDistribution",
-            crate::aws::errors::describe(&e),
-        )),
+        Err(e) => Err(fail("DeleteDistribution", e)),
     }
 }

@@ -2,9 +2,8 @@
 //! alias, pointing at the distribution. Records are UPSERTed, so converge is idempotent;
 //! records of aliases that were removed are deleted.
 
-use super::Fail;
 use crate::aws::errors::code;
-use crate::resources::state_backend::StepError;
+use crate::aws::step::{fail, Fail, StepError};
 use aws_sdk_route53::types::{
     AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecordSet, RrType,
 };
@@ -66,10 +65,7 @@ pub async fn ensure_zone(
                     )
                 })
         }
-        Err(e) => Err(StepError::new(
-            "CreateHostedZone",
-            crate::aws::errors::describe(&e),
-        )),
+        Err(e) => Err(fail("CreateHostedZone", e)),
     }
 }
 
@@ -103,12 +99,7 @@ pub async fn observe(r53: &Client, zone_id: &str) -> Result<Option<ObservedZone>
     let z = match z {
         Ok(z) => z,
         Err(e) if code(&e) == Some("NoSuchHostedZone") => return Ok(None),
-        Err(e) => {
-            return Err(StepError::new(
-                "GetHostedZone",
-                crate::aws::errors::describe(&e),
-            ))
-        }
+        Err(e) => return Err(fail("GetHostedZone", e)),
     };
     let recs = recs.fail("ListResourceRecordSets")?;
     Ok(Some(ObservedZone {
@@ -238,9 +229,6 @@ pub async fn delete_zone(r53: &Client, zone_id: &str) -> Result<(), StepError> {
     match r53.delete_hosted_zone().id(zone_id).send().await {
         Ok(_) => Ok(()),
         Err(e) if code(&e) == Some("NoSuchHostedZone") => Ok(()),
-        Err(e) => Err(StepError::new(
-            "DeleteHostedZone",
-            crate::aws::errors::describe(&e),
-        )),
+        Err(e) => Err(fail("DeleteHostedZone", e)),
     }
 }

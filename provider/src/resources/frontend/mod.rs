@@ -11,7 +11,7 @@ mod cdn;
 mod dns;
 mod validate;
 
-use crate::aws::errors::describe;
+use crate::aws::step::StepError;
 use crate::aws::{tags, AwsContext};
 use crate::framework::{
     ApplyOutcome, Attribute, AttributePath, Block, Diagnostics, PlanRequest, Resource, Schema,
@@ -19,30 +19,13 @@ use crate::framework::{
 };
 use crate::resources::microservice::policy::{parse_document, partition, same_document};
 use crate::resources::state_backend::s3 as sb_s3;
-use crate::resources::state_backend::StepError;
 use async_trait::async_trait;
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::time::Duration;
 
 pub const TYPE_NAME: &str = "platform_frontend";
 const DEFAULT_PRICE_CLASS: &str = "PriceClass_100";
 /// How long delete waits for a disabled distribution to finish deploying (real AWS: minutes).
 const DISTRIBUTION_DEPLOY_TIMEOUT: Duration = Duration::from_secs(45 * 60);
-
-/// `.fail("Operation")`: an SDK error as a `StepError` named after the operation.
-pub(crate) trait Fail<T> {
-    fn fail(self, step: &str) -> Result<T, StepError>;
-}
-
-impl<T, E> Fail<T> for Result<T, SdkError<E, aws_smithy_runtime_api::http::Response>>
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    fn fail(self, step: &str) -> Result<T, StepError> {
-        self.map_err(|e| StepError::new(step, describe(&e)))
-    }
-}
 
 const GUARANTEES: &[(&str, &str)] = &[
     (

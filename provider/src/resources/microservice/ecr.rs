@@ -3,14 +3,12 @@
 //! concurrent calls, and delete (refusing a repository that still holds images).
 
 use super::policy;
-use crate::aws::errors::{code, describe};
-use crate::resources::state_backend::StepError;
-use aws_sdk_ecr::error::SdkError;
+use crate::aws::errors::code;
+use crate::aws::step::{absent, built, fail, StepError};
 use aws_sdk_ecr::types::{
     EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability, Tag,
 };
 use aws_sdk_ecr::Client;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
@@ -37,37 +35,9 @@ pub struct ObservedRepository {
     pub tags: BTreeMap<String, String>,
 }
 
-fn fail<E: ProvideErrorMetadata + std::error::Error + 'static>(
-    step: &str,
-    e: SdkError<E, aws_smithy_runtime_api::http::Response>,
-) -> StepError {
-    StepError::new(step, describe(&e))
-}
-
-fn absent<T, E>(
-    r: Result<T, SdkError<E, aws_smithy_runtime_api::http::Response>>,
-    step: &str,
-    none_code: &str,
-) -> Result<Option<T>, StepError>
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if code(&e) == Some(none_code) => Ok(None),
-        Err(e) => Err(fail(step, e)),
-    }
-}
-
 fn ecr_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, StepError> {
     tags.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| StepError::new("TagResource", e.to_string()))
-        })
+        .map(|(k, v)| built("TagResource", Tag::builder().key(k).value(v).build()))
         .collect()
 }
 
@@ -80,7 +50,7 @@ pub async fn observe(ecr: &Client, name: &str) -> Result<Option<ObservedReposito
             .send()
             .await,
         "DescribeRepositories",
-        "RepositoryNotFoundException",
+        &["RepositoryNotFoundException"],
     )?;
     let Some(repo) = r.and_then(|r| r.repositories().first().cloned()) else {
         return Ok(None);
@@ -91,11 +61,15 @@ pub async fn observe(ecr: &Client, name: &str) -> Result<Option<ObservedReposito
         ecr.get_repository_policy().repository_name(name).send(),
         ecr.list_tags_for_resource().resource_arn(&arn).send(),
     );
-    let lc = absent(lc, "GetLifecyclePolicy", "LifecyclePolicyNotFoundException")?;
+    let lc = absent(
+        lc,
+        "GetLifecyclePolicy",
+        &["LifecyclePolicyNotFoundException"],
+    )?;
     let rp = absent(
         rp,
         "GetRepositoryPolicy",
-        "RepositoryPolicyNotFoundException",
+        &["RepositoryPolicyNotFoundException"],
     )?;
     let tags = tags.map_err(|e| fail("ListTagsForResource", e))?;
     let enc = repo.encryption_configuration();
@@ -270,7 +244,7 @@ pub async fn delete(ecr: &Client, name: &str, owner: &str, force: bool) -> Resul
                 .send()
                 .await,
             "ListImages",
-            "RepositoryNotFoundException",
+            &["RepositoryNotFoundException"],
         )?;
         let Some(imgs) = imgs else { return Ok(()) };
         let n = imgs.image_ids().len();

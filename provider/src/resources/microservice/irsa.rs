@@ -3,12 +3,10 @@
 //! service needs. Create-or-adopt by owner tag; converge is idempotent.
 
 use super::policy;
-use crate::aws::errors::{code, describe};
-use crate::resources::state_backend::StepError;
-use aws_sdk_iam::error::SdkError;
+use crate::aws::errors::code;
+use crate::aws::step::{absent, built, fail, StepError};
 use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The single inline policy the resource manages (`iam_policy_json`).
@@ -33,36 +31,12 @@ pub struct ObservedRole {
     pub tags: BTreeMap<String, String>,
 }
 
-fn fail<E: ProvideErrorMetadata + std::error::Error + 'static>(
-    step: &str,
-    e: SdkError<E, aws_smithy_runtime_api::http::Response>,
-) -> StepError {
-    StepError::new(step, describe(&e))
-}
-
-fn absent<T, E>(
-    r: Result<T, SdkError<E, aws_smithy_runtime_api::http::Response>>,
-    step: &str,
-) -> Result<Option<T>, StepError>
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if code(&e) == Some("NoSuchEntity") => Ok(None),
-        Err(e) => Err(fail(step, e)),
-    }
-}
+/// The error code IAM answers for a role or policy that is not there.
+const NO_SUCH_ENTITY: &[&str] = &["NoSuchEntity"];
 
 fn iam_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, StepError> {
     tags.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| StepError::new("TagRole", e.to_string()))
-        })
+        .map(|(k, v)| built("TagRole", Tag::builder().key(k).value(v).build()))
         .collect()
 }
 
@@ -79,11 +53,11 @@ pub async fn observe(iam: &Client, name: &str) -> Result<Option<ObservedRole>, S
             .policy_name(INLINE_POLICY_NAME)
             .send(),
     );
-    let Some(role) = absent(role, "GetRole")?.and_then(|r| r.role) else {
+    let Some(role) = absent(role, "GetRole", NO_SUCH_ENTITY)?.and_then(|r| r.role) else {
         return Ok(None);
     };
-    let attached = absent(attached, "ListAttachedRolePolicies")?;
-    let inline = absent(inline, "GetRolePolicy")?;
+    let attached = absent(attached, "ListAttachedRolePolicies", NO_SUCH_ENTITY)?;
+    let inline = absent(inline, "GetRolePolicy", NO_SUCH_ENTITY)?;
     Ok(Some(ObservedRole {
         arn: role.arn().to_string(),
         trust_policy: policy::url_decode(role.assume_role_policy_document().unwrap_or_default()),
@@ -105,7 +79,11 @@ pub async fn observe(iam: &Client, name: &str) -> Result<Option<ObservedRole>, S
 }
 
 async fn create_or_adopt(iam: &Client, d: &DesiredRole) -> Result<(), StepError> {
-    match absent(iam.get_role().role_name(&d.name).send().await, "GetRole")? {
+    match absent(
+        iam.get_role().role_name(&d.name).send().await,
+        "GetRole",
+        NO_SUCH_ENTITY,
+    )? {
         Some(r) => {
             let owned = r.role().is_some_and(|r| {
                 r.tags()
@@ -262,6 +240,7 @@ pub async fn delete(iam: &Client, name: &str, owner: &str) -> Result<(), StepErr
     let inline = absent(
         iam.list_role_policies().role_name(name).send().await,
         "ListRolePolicies",
+        NO_SUCH_ENTITY,
     )?;
     for p in inline
         .map(|l| l.policy_names().to_vec())

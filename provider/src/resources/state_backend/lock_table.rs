@@ -1,7 +1,7 @@
 //! The DynamoDB lock table: `LockID` hash key, on-demand, SSE, point-in-time recovery.
 
-use super::StepError;
-use crate::aws::errors::{code, describe};
+use crate::aws::errors::code;
+use crate::aws::step::{built, fail, StepError};
 use crate::aws::wait;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, PointInTimeRecoverySpecification,
@@ -33,13 +33,7 @@ pub struct ObservedTable {
 
 fn sdk_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, StepError> {
     tags.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| StepError::new("TagResource", e.to_string()))
-        })
+        .map(|(k, v)| built("TagResource", Tag::builder().key(k).value(v).build()))
         .collect()
 }
 
@@ -61,7 +55,7 @@ async fn describe_table(
             )
         })),
         Err(e) if code(&e) == Some("ResourceNotFoundException") => Ok(None),
-        Err(e) => Err(StepError::new("DescribeTable", describe(&e))),
+        Err(e) => Err(fail("DescribeTable", e)),
     }
 }
 
@@ -71,7 +65,7 @@ async fn table_tags(ddb: &Client, arn: &str) -> Result<BTreeMap<String, String>,
         .resource_arn(arn)
         .send()
         .await
-        .map_err(|e| StepError::new("ListTagsOfResource", describe(&e)))?;
+        .map_err(|e| fail("ListTagsOfResource", e))?;
     Ok(r.tags()
         .iter()
         .map(|t| (t.key().to_string(), t.value().to_string()))
@@ -131,7 +125,7 @@ pub async fn converge(
                     .and_then(|t| t.table_arn())
                     .unwrap_or_default()
                     .to_string(),
-                Err(e) => return Err(StepError::new("CreateTable", describe(&e))),
+                Err(e) => return Err(fail("CreateTable", e)),
             }
         }
     };
@@ -161,7 +155,7 @@ pub async fn converge(
         )
         .send()
         .await
-        .map_err(|e| StepError::new("UpdateContinuousBackups", describe(&e)))?;
+        .map_err(|e| fail("UpdateContinuousBackups", e))?;
 
     let current = table_tags(ddb, &arn).await?;
     let stale: Vec<String> = current
@@ -175,7 +169,7 @@ pub async fn converge(
             .set_tag_keys(Some(stale))
             .send()
             .await
-            .map_err(|e| StepError::new("UntagResource", describe(&e)))?;
+            .map_err(|e| fail("UntagResource", e))?;
     }
     if current != d.tags {
         ddb.tag_resource()
@@ -183,7 +177,7 @@ pub async fn converge(
             .set_tags(Some(sdk_tags(&d.tags)?))
             .send()
             .await
-            .map_err(|e| StepError::new("TagResource", describe(&e)))?;
+            .map_err(|e| fail("TagResource", e))?;
     }
     Ok(arn)
 }
@@ -197,7 +191,7 @@ pub async fn observe(ddb: &Client, name: &str) -> Result<Option<ObservedTable>, 
         table_tags(ddb, &arn)
     );
     let pitr_enabled = pitr
-        .map_err(|e| StepError::new("DescribeContinuousBackups", describe(&e)))?
+        .map_err(|e| fail("DescribeContinuousBackups", e))?
         .continuous_backups_description()
         .and_then(|c| c.point_in_time_recovery_description())
         .and_then(|p| p.point_in_time_recovery_status())
@@ -233,7 +227,7 @@ pub async fn delete(ddb: &Client, name: &str, cancel: &CancellationToken) -> Res
     match ddb.delete_table().table_name(name).send().await {
         Ok(_) => {}
         Err(e) if code(&e) == Some("ResourceNotFoundException") => return Ok(()),
-        Err(e) => return Err(StepError::new("DeleteTable", describe(&e))),
+        Err(e) => return Err(fail("DeleteTable", e)),
     }
     let what = format!("DynamoDB table {name} to be deleted");
     wait::until(&what, TIMEOUT, cancel, || async {

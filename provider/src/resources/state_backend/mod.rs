@@ -8,6 +8,8 @@ mod policy;
 pub(crate) mod s3;
 pub(crate) mod validate;
 
+/// Re-exported where it used to live: the environment module still imports it from here.
+pub use crate::aws::step::StepError;
 use crate::aws::{tags, AwsContext};
 use crate::framework::{
     ApplyOutcome, Attribute, AttributePath, Block, Diagnostics, PlanRequest, Resource, Schema,
@@ -17,23 +19,6 @@ use async_trait::async_trait;
 
 pub const TYPE_NAME: &str = "platform_state_backend";
 const DEFAULT_NONCURRENT_DAYS: i64 = 90;
-
-/// A failed AWS step, named after the API operation that failed.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{step}: {message}")]
-pub struct StepError {
-    pub step: String,
-    pub message: String,
-}
-
-impl StepError {
-    pub fn new(step: &str, message: impl Into<String>) -> StepError {
-        StepError {
-            step: step.to_string(),
-            message: message.into(),
-        }
-    }
-}
 
 pub struct StateBackend;
 

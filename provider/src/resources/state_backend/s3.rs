@@ -2,8 +2,8 @@
 //! Every `put` is idempotent, so the same `converge` serves create, update and resume.
 
 use super::policy;
-use super::StepError;
-use crate::aws::errors::{code, describe};
+use crate::aws::errors::code;
+use crate::aws::step::{absent, built, fail, StepError};
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::types::{
     AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint,
@@ -14,7 +14,6 @@ use aws_sdk_s3::types::{
     Tag, Tagging,
 };
 use aws_sdk_s3::Client;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::collections::BTreeMap;
 
 pub const LIFECYCLE_RULE_ID: &str = "platformkit-noncurrent-version-expiry";
@@ -45,36 +44,6 @@ pub struct ObservedBucket {
     pub tls_policy: bool,
     pub noncurrent_days: Option<i32>,
     pub tags: BTreeMap<String, String>,
-}
-
-fn fail<E: ProvideErrorMetadata + std::error::Error + 'static>(
-    step: &str,
-    e: SdkError<E, aws_smithy_runtime_api::http::Response>,
-) -> StepError {
-    StepError::new(step, describe(&e))
-}
-
-fn built<T>(
-    step: &str,
-    r: Result<T, aws_smithy_types::error::operation::BuildError>,
-) -> Result<T, StepError> {
-    r.map_err(|e| StepError::new(step, e.to_string()))
-}
-
-/// `Ok(None)` when the error code says "there is none of that".
-fn absent<T, E>(
-    r: Result<T, SdkError<E, aws_smithy_runtime_api::http::Response>>,
-    step: &str,
-    none_codes: &[&str],
-) -> Result<Option<T>, StepError>
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if code(&e).is_some_and(|c| none_codes.contains(&c)) => Ok(None),
-        Err(e) => Err(fail(step, e)),
-    }
 }
 
 /// The body of an HTTP 200 answer the SDK could not parse, if that is what the error is.

@@ -3,6 +3,7 @@
 //! resolves credentials and, when `allowed_account_ids` is set, checks the account with
 //! STS GetCallerIdentity before any resource is touched.
 
+use super::errors::chain;
 use super::logging::CallLogger;
 use crate::framework::{AttributePath, Diagnostics, Value};
 use aws_config::retry::RetryConfig;
@@ -292,19 +293,7 @@ pub struct AwsContext {
     pub endpoints: Endpoints,
     /// Cancelled by `StopProvider`: waiters stop, the server keeps running.
     pub cancel: CancellationToken,
-    s3: OnceLock<aws_sdk_s3::Client>,
-    dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
-    sts: OnceLock<aws_sdk_sts::Client>,
-    organizations: OnceLock<aws_sdk_organizations::Client>,
-    ec2: OnceLock<aws_sdk_ec2::Client>,
-    logs: OnceLock<aws_sdk_cloudwatchlogs::Client>,
-    iam: OnceLock<aws_sdk_iam::Client>,
-    kms: OnceLock<aws_sdk_kms::Client>,
-    eks: OnceLock<aws_sdk_eks::Client>,
-    rds: OnceLock<aws_sdk_rds::Client>,
-    ecr: OnceLock<aws_sdk_ecr::Client>,
-    cloudfront: OnceLock<aws_sdk_cloudfront::Client>,
-    route53: OnceLock<aws_sdk_route53::Client>,
+    clients: Clients,
 }
 
 impl AwsContext {
@@ -390,7 +379,7 @@ impl AwsContext {
                     d.error_at(
                         AttributePath::root("assume_role").index(0).attr("role_arn"),
                         "Cannot assume role",
-                        format!("Assuming {} failed: {}", ar.role_arn, error_chain(&e)),
+                        format!("Assuming {} failed: {}", ar.role_arn, chain(&e)),
                     );
                     return Err(d);
                 }
@@ -409,19 +398,7 @@ impl AwsContext {
             default_tags: s.default_tags.clone(),
             endpoints: s.endpoints.clone(),
             cancel,
-            s3: OnceLock::new(),
-            dynamodb: OnceLock::new(),
-            sts: OnceLock::new(),
-            organizations: OnceLock::new(),
-            ec2: OnceLock::new(),
-            logs: OnceLock::new(),
-            iam: OnceLock::new(),
-            kms: OnceLock::new(),
-            eks: OnceLock::new(),
-            rds: OnceLock::new(),
-            ecr: OnceLock::new(),
-            cloudfront: OnceLock::new(),
-            route53: OnceLock::new(),
+            clients: Clients::default(),
         };
 
         if !s.allowed_account_ids.is_empty() {
@@ -453,144 +430,55 @@ impl AwsContext {
         Ok(ctx)
     }
 
-    /// Applies this context's endpoint override and the call logger to a service config.
+    /// The endpoint override for `service`, if any (see `sdk_clients!`).
     fn endpoint(&self, service: &str) -> Option<&str> {
         self.endpoints.for_service(service)
     }
+}
 
-    pub fn s3(&self) -> &aws_sdk_s3::Client {
-        self.s3.get_or_init(|| {
-            let mut b = aws_sdk_s3::config::Builder::from(&self.sdk).interceptor(CallLogger);
-            if let Some(u) = self.endpoint("s3") {
-                // Emulators answer path-style requests; virtual-hosted names need DNS.
-                b = b.endpoint_url(u).force_path_style(true);
-            }
-            aws_sdk_s3::Client::from_conf(b.build())
-        })
-    }
+/// The lazily built SDK clients, one per service, and `AwsContext`'s accessor for each
+/// (`aws.s3()`, `aws.ec2()`, ...): the shared SDK configuration, the call logger, and the
+/// service's endpoint override from `endpoints { ... }` when there is one. `extra` adjusts the
+/// builder further when the endpoint is overridden.
+macro_rules! sdk_clients {
+    ($($name:ident: $sdk:ident, $service:literal $(, extra: |$b:ident| $extra:expr)?;)*) => {
+        #[derive(Debug, Default)]
+        struct Clients {
+            $($name: OnceLock<$sdk::Client>,)*
+        }
 
-    pub fn dynamodb(&self) -> &aws_sdk_dynamodb::Client {
-        self.dynamodb.get_or_init(|| {
-            let mut b = aws_sdk_dynamodb::config::Builder::from(&self.sdk).interceptor(CallLogger);
-            if let Some(u) = self.endpoint("dynamodb") {
-                b = b.endpoint_url(u);
-            }
-            aws_sdk_dynamodb::Client::from_conf(b.build())
-        })
-    }
+        impl AwsContext {
+            $(
+                pub fn $name(&self) -> &$sdk::Client {
+                    self.clients.$name.get_or_init(|| {
+                        let mut b = $sdk::config::Builder::from(&self.sdk).interceptor(CallLogger);
+                        if let Some(u) = self.endpoint($service) {
+                            b = b.endpoint_url(u);
+                            $(let $b = b; b = $extra;)?
+                        }
+                        $sdk::Client::from_conf(b.build())
+                    })
+                }
+            )*
+        }
+    };
+}
 
-    pub fn sts(&self) -> &aws_sdk_sts::Client {
-        self.sts.get_or_init(|| {
-            let mut b = aws_sdk_sts::config::Builder::from(&self.sdk).interceptor(CallLogger);
-            if let Some(u) = self.endpoint("sts") {
-                b = b.endpoint_url(u);
-            }
-            aws_sdk_sts::Client::from_conf(b.build())
-        })
-    }
-
-    pub fn organizations(&self) -> &aws_sdk_organizations::Client {
-        self.organizations.get_or_init(|| {
-            let mut b =
-                aws_sdk_organizations::config::Builder::from(&self.sdk).interceptor(CallLogger);
-            if let Some(u) = self.endpoint("organizations") {
-                b = b.endpoint_url(u);
-            }
-            aws_sdk_organizations::Client::from_conf(b.build())
-        })
-    }
-
-    pub fn ec2(&self) -> &aws_sdk_ec2::Client {
-        self.ec2.get_or_init(|| {
-            let mut b = aws_sdk_ec2::config::Builder::from(&self.sdk).interceptor(CallLogger);
-            if let Some(u) = self.endpoint("ec2") {
-                b = b.endpoint_url(u);
-            }
-            aws_sdk_ec2::Client::from_conf(b.build())
-        })
-    }
-
-    pub fn logs(&self) -> &aws_sdk_cloudwatchlogs::Client {
-        self.logs.get_or_init(|| {
-            let mut b =
-                aws_sdk_cloudwatchlogs::config::Builder::from(&self.sdk).interceptor(CallLogger);
-            if let Some(u) = self.endpoint("logs") {
-                b = b.endpoint_url(u);
-            }
-            aws_sdk_cloudwatchlogs::Client::from_conf(b.build())
-        })
-    }
-
-    pub fn iam(&self) -> &aws_sdk_iam::Client {
-        self.iam.get_or_init(|| {
-            let mut b = aws_sdk_iam::config::Builder::from(&self.sdk).interceptor(CallLogger);
-            if let Some(u) = self.endpoint("iam") {
-                b = b.endpoint_url(u);
-            }
-            aws_sdk_iam::Client::from_conf(b.build())
-        })
-    }
-
-    pub fn kms(&self) -> &aws_sdk_kms::Client {
-        self.kms.get_or_init(|| {
-            let mut b = aws_sdk_kms::config::Builder::from(&self.sdk).interceptor(CallLogger);
-            if let Some(u) = self.endpoint("kms") {
-                b = b.endpoint_url(u);
-            }
-            aws_sdk_kms::Client::from_conf(b.build())
-        })
-    }
-
-    pub fn eks(&self) -> &aws_sdk_eks::Client {
-        self.eks.get_or_init(|| {
-            let mut b = aws_sdk_eks::config::Builder::from(&self.sdk).interceptor(CallLogger);
-            if let Some(u) = self.endpoint("eks") {
-                b = b.endpoint_url(u);
-            }
-            aws_sdk_eks::Client::from_conf(b.build())
-        })
-    }
-
-    pub fn rds(&self) -> &aws_sdk_rds::Client {
-        self.rds.get_or_init(|| {
-            let mut b = aws_sdk_rds::config::Builder::from(&self.sdk).interceptor(CallLogger);
-            if let Some(u) = self.endpoint("rds") {
-                b = b.endpoint_url(u);
-            }
-            aws_sdk_rds::Client::from_conf(b.build())
-        })
-    }
-
-    pub fn ecr(&self) -> &aws_sdk_ecr::Client {
-        self.ecr.get_or_init(|| {
-            let mut b = aws_sdk_ecr::config::Builder::from(&self.sdk).interceptor(CallLogger);
-            if let Some(u) = self.endpoint("ecr") {
-                b = b.endpoint_url(u);
-            }
-            aws_sdk_ecr::Client::from_conf(b.build())
-        })
-    }
-
-    pub fn cloudfront(&self) -> &aws_sdk_cloudfront::Client {
-        self.cloudfront.get_or_init(|| {
-            let mut b =
-                aws_sdk_cloudfront::config::Builder::from(&self.sdk).interceptor(CallLogger);
-            if let Some(u) = self.endpoint("cloudfront") {
-                b = b.endpoint_url(u);
-            }
-            aws_sdk_cloudfront::Client::from_conf(b.build())
-        })
-    }
-
-    pub fn route53(&self) -> &aws_sdk_route53::Client {
-        self.route53.get_or_init(|| {
-            let mut b = aws_sdk_route53::config::Builder::from(&self.sdk).interceptor(CallLogger);
-            if let Some(u) = self.endpoint("route53") {
-                b = b.endpoint_url(u);
-            }
-            aws_sdk_route53::Client::from_conf(b.build())
-        })
-    }
+sdk_clients! {
+    // Emulators answer path-style requests; virtual-hosted names need DNS.
+    s3: aws_sdk_s3, "s3", extra: |b| b.force_path_style(true);
+    dynamodb: aws_sdk_dynamodb, "dynamodb";
+    sts: aws_sdk_sts, "sts";
+    organizations: aws_sdk_organizations, "organizations";
+    ec2: aws_sdk_ec2, "ec2";
+    logs: aws_sdk_cloudwatchlogs, "logs";
+    iam: aws_sdk_iam, "iam";
+    kms: aws_sdk_kms, "kms";
+    eks: aws_sdk_eks, "eks";
+    rds: aws_sdk_rds, "rds";
+    ecr: aws_sdk_ecr, "ecr";
+    cloudfront: aws_sdk_cloudfront, "cloudfront";
+    route53: aws_sdk_route53, "route53";
 }
 
 fn no_credentials(why: &str) -> Diagnostics {
@@ -601,17 +489,6 @@ fn no_credentials(why: &str) -> Diagnostics {
              a `profile`, or run where an instance or container role is available."
         ),
     )
-}
-
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 #[cfg(test)]

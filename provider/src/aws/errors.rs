@@ -47,7 +47,8 @@ where
     }
 }
 
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+/// An error and its sources, joined with `: `.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {

@@ -9,7 +9,7 @@ pub mod pb {
 }
 
 use crate::aws::{AwsContext, ProviderSettings};
-use crate::framework::{plan, DataSource, Diagnostics, PlanRequest, Resource, Schema, Value};
+use crate::framework::{plan, DataSource, Diagnostics, PlanRequest, Resource, Schema, Type, Value};
 use convert::{codec_diag, decode, diagnostics, encode};
 use pb::provider_server::{Provider, ProviderServer};
 use std::collections::HashMap;
@@ -129,6 +129,42 @@ fn timed<T>(rpc: &'static str, type_name: &str, start: Instant, r: T) -> T {
     r
 }
 
+/// A configuration decoded against `ty` and checked by `validate`, as response diagnostics;
+/// a configuration that does not decode is reported as `what`.
+fn validated(
+    config: Option<&pb::DynamicValue>,
+    ty: &Type,
+    what: &str,
+    validate: impl FnOnce(&Value) -> Diagnostics,
+) -> Vec<pb::Diagnostic> {
+    let diags = match decode(config, ty) {
+        Ok(cfg) => validate(&cfg),
+        Err(e) => codec_diag(what, &e),
+    };
+    diagnostics(&diags)
+}
+
+/// The answer to every ephemeral-resource RPC.
+fn no_ephemeral_resources<T>() -> Rpc<T> {
+    Err(Status::unimplemented(
+        "platformkit has no ephemeral resources",
+    ))
+}
+
+/// `ok_or_answer!(out, result)`: the `Ok` value, or else `result`'s diagnostics put in the
+/// response `out`, which is returned at once.
+macro_rules! ok_or_answer {
+    ($out:ident, $result:expr) => {
+        match $result {
+            Ok(v) => v,
+            Err(d) => {
+                $out.diagnostics = diagnostics(&d);
+                return Ok(Response::new($out));
+            }
+        }
+    };
+}
+
 #[tonic::async_trait]
 impl Provider for ProviderService {
     async fn get_metadata(
@@ -167,14 +203,13 @@ impl Provider for ProviderService {
         r: Request<pb::validate_provider_config::Request>,
     ) -> Rpc<pb::validate_provider_config::Response> {
         let r = r.into_inner();
-        let diags = match decode(r.config.as_ref(), &self.provider_schema.value_type()) {
-            Ok(cfg) => ProviderSettings::from_config(&cfg)
-                .err()
-                .unwrap_or_default(),
-            Err(e) => codec_diag("provider configuration", &e),
-        };
         Ok(Response::new(pb::validate_provider_config::Response {
-            diagnostics: diagnostics(&diags),
+            diagnostics: validated(
+                r.config.as_ref(),
+                &self.provider_schema.value_type(),
+                "provider configuration",
+                |cfg| ProviderSettings::from_config(cfg).err().unwrap_or_default(),
+            ),
         }))
     }
 
@@ -184,12 +219,13 @@ impl Provider for ProviderService {
     ) -> Rpc<pb::validate_resource_config::Response> {
         let r = r.into_inner();
         let (res, schema) = self.resource(&r.type_name)?;
-        let diags = match decode(r.config.as_ref(), &schema.value_type()) {
-            Ok(cfg) => res.validate(&cfg),
-            Err(e) => codec_diag("resource configuration", &e),
-        };
         Ok(Response::new(pb::validate_resource_config::Response {
-            diagnostics: diagnostics(&diags),
+            diagnostics: validated(
+                r.config.as_ref(),
+                &schema.value_type(),
+                "resource configuration",
+                |cfg| res.validate(cfg),
+            ),
         }))
     }
 
@@ -199,12 +235,13 @@ impl Provider for ProviderService {
     ) -> Rpc<pb::validate_data_resource_config::Response> {
         let r = r.into_inner();
         let (ds, schema) = self.data_source(&r.type_name)?;
-        let diags = match decode(r.config.as_ref(), &schema.value_type()) {
-            Ok(cfg) => ds.validate(&cfg),
-            Err(e) => codec_diag("data source configuration", &e),
-        };
         Ok(Response::new(pb::validate_data_resource_config::Response {
-            diagnostics: diagnostics(&diags),
+            diagnostics: validated(
+                r.config.as_ref(),
+                &schema.value_type(),
+                "data source configuration",
+                |cfg| ds.validate(cfg),
+            ),
         }))
     }
 
@@ -312,20 +349,11 @@ impl Provider for ProviderService {
             private: r.private.clone(),
             ..Default::default()
         };
-        let state = match decode(r.current_state.as_ref(), &ty) {
-            Ok(v) => v,
-            Err(e) => {
-                out.diagnostics = diagnostics(&codec_diag("state", &e));
-                return Ok(Response::new(out));
-            }
-        };
-        let aws = match self.aws() {
-            Ok(a) => a,
-            Err(d) => {
-                out.diagnostics = diagnostics(&d);
-                return Ok(Response::new(out));
-            }
-        };
+        let state = ok_or_answer!(
+            out,
+            decode(r.current_state.as_ref(), &ty).map_err(|e| codec_diag("state", &e))
+        );
+        let aws = ok_or_answer!(out, self.aws());
         match res.read(&aws, &state).await {
             Ok(new) => {
                 let new = new.unwrap_or(Value::Null);
@@ -359,13 +387,7 @@ impl Provider for ProviderService {
                 proposed: decode(r.proposed_new_state.as_ref(), &ty)?,
             })
         })();
-        let req = match decoded {
-            Ok(req) => req,
-            Err(e) => {
-                out.diagnostics = diagnostics(&codec_diag("plan", &e));
-                return Ok(Response::new(out));
-            }
-        };
+        let req = ok_or_answer!(out, decoded.map_err(|e| codec_diag("plan", &e)));
         if req.config.is_null() {
             // Destroy: nothing to plan.
             return Ok(Response::new(out));
@@ -375,13 +397,7 @@ impl Provider for ProviderService {
             out.diagnostics = diagnostics(&diags);
             return Ok(Response::new(out));
         }
-        let aws = match self.aws() {
-            Ok(a) => a,
-            Err(d) => {
-                out.diagnostics = diagnostics(&d);
-                return Ok(Response::new(out));
-            }
-        };
+        let aws = ok_or_answer!(out, self.aws());
         let mut planned = plan::apply_rules(&schema.block, &req.prior, &req.config, &req.proposed);
         res.modify_plan(&aws, &req, &mut planned, &mut diags);
         out.requires_replace = plan::requires_replace(&schema.block, &req.prior, &planned)
@@ -420,20 +436,8 @@ impl Provider for ProviderService {
                 decode(r.planned_state.as_ref(), &ty)?,
             ))
         })();
-        let (prior, planned) = match decoded {
-            Ok(p) => p,
-            Err(e) => {
-                out.diagnostics = diagnostics(&codec_diag("apply", &e));
-                return Ok(Response::new(out));
-            }
-        };
-        let aws = match self.aws() {
-            Ok(a) => a,
-            Err(d) => {
-                out.diagnostics = diagnostics(&d);
-                return Ok(Response::new(out));
-            }
-        };
+        let (prior, planned) = ok_or_answer!(out, decoded.map_err(|e| codec_diag("apply", &e)));
+        let aws = ok_or_answer!(out, self.aws());
         let outcome = if prior.is_null() {
             res.create(&aws, &planned).await
         } else if planned.is_null() {
@@ -539,36 +543,28 @@ impl Provider for ProviderService {
         &self,
         _r: Request<pb::validate_ephemeral_resource_config::Request>,
     ) -> Rpc<pb::validate_ephemeral_resource_config::Response> {
-        Err(Status::unimplemented(
-            "platformkit has no ephemeral resources",
-        ))
+        no_ephemeral_resources()
     }
 
     async fn open_ephemeral_resource(
         &self,
         _r: Request<pb::open_ephemeral_resource::Request>,
     ) -> Rpc<pb::open_ephemeral_resource::Response> {
-        Err(Status::unimplemented(
-            "platformkit has no ephemeral resources",
-        ))
+        no_ephemeral_resources()
     }
 
     async fn renew_ephemeral_resource(
         &self,
         _r: Request<pb::renew_ephemeral_resource::Request>,
     ) -> Rpc<pb::renew_ephemeral_resource::Response> {
-        Err(Status::unimplemented(
-            "platformkit has no ephemeral resources",
-        ))
+        no_ephemeral_resources()
     }
 
     async fn close_ephemeral_resource(
         &self,
         _r: Request<pb::close_ephemeral_resource::Request>,
     ) -> Rpc<pb::close_ephemeral_resource::Response> {
-        Err(Status::unimplemented(
-            "platformkit has no ephemeral resources",
-        ))
+        no_ephemeral_resources()
     }
 
     async fn get_functions(

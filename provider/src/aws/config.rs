@@ -212,6 +212,17 @@ impl ProviderSettings {
     }
 }
 
+/// The AWS partition a region belongs to (`aws`, `aws-cn`, `aws-us-gov`), as ARNs name it.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
 /// `xx-name-N`, `xx-gov-name-N`, `cn-north-1`: lower-case words and a trailing number.
 pub fn valid_region(r: &str) -> bool {
     let parts: Vec<&str> = r.split('-').collect();
@@ -517,6 +528,13 @@ mod tests {
         ] {
             assert!(!valid_region(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn partitions() {
+        assert_eq!(partition("us-east-1"), "aws");
+        assert_eq!(partition("cn-north-1"), "aws-cn");
+        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
     }
 
     #[test]

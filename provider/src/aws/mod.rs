@@ -9,4 +9,4 @@ pub mod step;
 pub mod tags;
 pub mod wait;
 
-pub use config::{AwsContext, Endpoints, ProviderSettings};
+pub use config::{partition, AwsContext, Endpoints, ProviderSettings};

@@ -11,13 +11,14 @@ mod cdn;
 mod dns;
 mod validate;
 
+use crate::aws::partition;
 use crate::aws::step::StepError;
 use crate::aws::{tags, AwsContext};
 use crate::framework::{
     ApplyOutcome, Attribute, AttributePath, Block, Diagnostics, PlanRequest, Resource, Schema,
     Value,
 };
-use crate::resources::microservice::policy::{parse_document, partition, same_document};
+use crate::resources::microservice::policy::{parse_document, same_document};
 use crate::resources::state_backend::s3 as sb_s3;
 use async_trait::async_trait;
 use std::time::Duration;

@@ -132,7 +132,7 @@ impl Microservice {
         let env = Env::from(v.get("environment"))?;
         let accounts = set_of(v.get("pull_account_ids"))?;
         Some(policy::repository_policy(
-            policy::partition(&aws.region),
+            crate::aws::partition(&aws.region),
             &env.node_role_arn,
             &accounts,
         ))
@@ -616,7 +616,7 @@ impl Resource for Microservice {
             "role_name",
             known_or_unknown(name.as_deref().map(role_name)),
         );
-        let partition = policy::partition(&aws.region);
+        let partition = crate::aws::partition(&aws.region);
         let same_name = !req.prior.is_null() && req.prior.get("name") == planned.get("name");
         let account = aws.account_id.clone().or_else(|| {
             planned

@@ -11,16 +11,6 @@ pub const PULL_ACTIONS: &[&str] = &[
     "ecr:GetDownloadUrlForLayer",
 ];
 
-pub fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
-}
-
 /// The registry host for an account and region.
 pub fn registry_host(account: &str, region: &str) -> String {
     let suffix = if region.starts_with("cn-") {

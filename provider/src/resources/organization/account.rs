@@ -5,7 +5,7 @@
 
 use super::api::{self, OrgError};
 use super::validate;
-use crate::aws::{tags, wait, AwsContext};
+use crate::aws::{partition, tags, wait, AwsContext};
 use crate::framework::{
     ApplyOutcome, Attribute, AttributePath, Block, Diagnostics, NestedBlock, PlanRequest, Resource,
     Schema, Value,
@@ -29,16 +29,6 @@ const DEFAULT_DELETE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 #[derive(Default)]
 pub struct OrgAccount {
     planned_emails: Mutex<HashMap<String, String>>,
-}
-
-fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
 }
 
 fn role_arn(region: &str, account: &str, role: &str) -> String {

@@ -241,7 +241,7 @@ impl Resource for StateBackend {
         }
         planned.set_attr("id", bucket.clone());
         planned.set_attr("region", Value::from(aws.region.clone()));
-        let partition = policy::partition(&aws.region);
+        let partition = crate::aws::partition(&aws.region);
         planned.set_attr(
             "bucket_arn",
             match &bucket {
@@ -438,7 +438,7 @@ impl Resource for StateBackend {
             .get(s3::LOCK_TABLE_TAG)
             .cloned()
             .unwrap_or_else(|| format!("{id}-lock"));
-        let partition = policy::partition(&aws.region);
+        let partition = crate::aws::partition(&aws.region);
         let mut v = Value::object([
             ("id", Value::from(id)),
             ("bucket", Value::from(id)),

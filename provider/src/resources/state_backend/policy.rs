@@ -37,17 +37,6 @@ pub fn has_tls_statement(policy: &str) -> bool {
     })
 }
 
-/// The AWS partition a region belongs to.
-pub fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,12 +49,5 @@ mod tests {
         assert!(has_tls_statement(&p));
         assert!(!has_tls_statement("{}"));
         assert!(!has_tls_statement("not json"));
-    }
-
-    #[test]
-    fn partitions() {
-        assert_eq!(partition("us-east-1"), "aws");
-        assert_eq!(partition("cn-north-1"), "aws-cn");
-        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
     }
 }

@@ -252,7 +252,7 @@ pub async fn converge(s3: &Client, d: &DesiredBucket, lock_table: &str) -> Resul
     if d.require_tls {
         s3.put_bucket_policy()
             .bucket(b)
-            .policy(policy::tls_only(policy::partition(&d.region), b))
+            .policy(policy::tls_only(crate::aws::partition(&d.region), b))
             .send()
             .await
             .map_err(|e| fail("PutBucketPolicy", e))?;

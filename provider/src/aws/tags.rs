@@ -1,6 +1,7 @@
 //! Tagging: every AWS object a composite creates carries `platform:managed-by` and
 //! `platform:owner = <resource type>/<name>`, plus the user's default and own tags.
 
+use crate::framework::{AttributePath, Diagnostics, Value};
 use std::collections::BTreeMap;
 
 pub const MANAGED_BY_KEY: &str = "platform:managed-by";
@@ -38,6 +39,61 @@ pub fn user_tags(
         .filter(|(k, v)| default_tags.get(*k) != Some(v))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
+}
+
+/// Checks user tags (`map(string)` at `path`) against AWS's limits and the keys the provider
+/// reserves: at most `max` tags (`note` says why, in the message), keys of 1 to 128 and
+/// values of at most 256 characters, no `platform:` or `aws:` keys.
+pub fn validate(path: AttributePath, tags: &Value, max: usize, note: &str, d: &mut Diagnostics) {
+    let Some(entries) = tags.entries() else {
+        return;
+    };
+    if entries.len() > max {
+        d.error_at(
+            path.clone(),
+            "Too many tags",
+            format!("At most {max} tags{note}; got {}.", entries.len()),
+        );
+    }
+    for (k, v) in entries {
+        let p = path.clone().key(k);
+        if k.starts_with("platform:") || k.starts_with("aws:") {
+            d.error_at(
+                p.clone(),
+                "Reserved tag key",
+                format!("Tag key {k:?} is reserved: \"platform:\" keys are set by the provider and \"aws:\" keys by AWS."),
+            );
+        }
+        if k.is_empty() || k.chars().count() > 128 {
+            d.error_at(
+                p.clone(),
+                "Invalid tag key",
+                "Tag keys are 1 to 128 characters.",
+            );
+        }
+        if v.as_str().is_some_and(|v| v.chars().count() > 256) {
+            d.error_at(
+                p,
+                "Invalid tag value",
+                "Tag values are at most 256 characters.",
+            );
+        }
+    }
+}
+
+/// An error for each key of the user tags at `path` that the provider reserves (`platform:`,
+/// `aws:`).
+pub fn reserved_keys(path: AttributePath, tags: &Value, d: &mut Diagnostics) {
+    let Some(m) = tags.entries() else { return };
+    for k in m.keys() {
+        if k.starts_with("platform:") || k.starts_with("aws:") {
+            d.error_at(
+                path.clone().key(k),
+                "Reserved tag key",
+                format!("Tag keys starting with `platform:` or `aws:` are reserved; {k:?} cannot be set."),
+            );
+        }
+    }
 }
 
 #[cfg(test)]

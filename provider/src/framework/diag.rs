@@ -95,6 +95,19 @@ impl Diagnostics {
     ) {
         self.push(Severity::Warning, summary, detail, Some(path));
     }
+    /// A validator's verdict on `value`: its `Err(why)` becomes an error at `path` reading
+    /// `"<value>" <why>.`; `Ok` adds nothing.
+    pub fn check(
+        &mut self,
+        path: AttributePath,
+        summary: &str,
+        value: &str,
+        r: Result<(), String>,
+    ) {
+        if let Err(why) = r {
+            self.error_at(path, summary, format!("{value:?} {why}."));
+        }
+    }
     fn push(
         &mut self,
         severity: Severity,

@@ -284,18 +284,6 @@ impl Frontend {
     }
 }
 
-fn check(
-    d: &mut Diagnostics,
-    path: AttributePath,
-    summary: &str,
-    value: &str,
-    r: Result<(), String>,
-) {
-    if let Err(why) = r {
-        d.error_at(path, summary, format!("{value:?} {why}."));
-    }
-}
-
 #[async_trait]
 impl Resource for Frontend {
     fn type_name(&self) -> &'static str {
@@ -340,11 +328,10 @@ impl Resource for Frontend {
         let mut d = Diagnostics::new();
         let root = AttributePath::root;
         if let Some(s) = c.get("name").as_str() {
-            check(&mut d, root("name"), "Invalid name", s, validate::name(s));
+            d.check(root("name"), "Invalid name", s, validate::name(s));
         }
         if let Some(s) = c.get("bucket_name").as_str() {
-            check(
-                &mut d,
+            d.check(
                 root("bucket_name"),
                 "Invalid bucket name",
                 s,
@@ -352,8 +339,7 @@ impl Resource for Frontend {
             );
         }
         if let Some(s) = c.get("certificate_arn").as_str() {
-            check(
-                &mut d,
+            d.check(
                 root("certificate_arn"),
                 "Invalid certificate ARN",
                 s,
@@ -373,8 +359,7 @@ impl Resource for Frontend {
             }
         }
         if let Some(s) = c.get("default_root_object").as_str() {
-            check(
-                &mut d,
+            d.check(
                 root("default_root_object"),
                 "Invalid default root object",
                 s,
@@ -382,8 +367,7 @@ impl Resource for Frontend {
             );
         }
         if let Some(s) = c.get("hosted_zone_id").as_str() {
-            check(
-                &mut d,
+            d.check(
                 root("hosted_zone_id"),
                 "Invalid hosted zone id",
                 s,
@@ -392,8 +376,7 @@ impl Resource for Frontend {
         }
         let zone = c.get("zone_name").as_str();
         if let Some(s) = zone {
-            check(
-                &mut d,
+            d.check(
                 root("zone_name"),
                 "Invalid zone name",
                 s,
@@ -408,13 +391,7 @@ impl Resource for Frontend {
         for (i, a) in al.elements().iter().enumerate() {
             if let Some(s) = a.as_str() {
                 let p = root("aliases").index(i as i64);
-                check(
-                    &mut d,
-                    p.clone(),
-                    "Invalid alias",
-                    s,
-                    validate::hostname(s, true),
-                );
+                d.check(p.clone(), "Invalid alias", s, validate::hostname(s, true));
                 if let Some(z) = zone.filter(|z| validate::hostname(z, false).is_ok()) {
                     if !validate::in_zone(s, z) {
                         d.error_at(p, "Alias outside the zone", format!("{s:?} is not inside zone_name {z:?}, so its records cannot be created there."));
@@ -430,13 +407,7 @@ impl Resource for Frontend {
                 d.error_at(root("aliases"), "Aliases need a zone", "Set hosted_zone_id (an existing zone) or zone_name (a new zone) for the aliases' A and AAAA records.");
             }
         }
-        if let Some(m) = c.get("tags").entries() {
-            for k in m.keys() {
-                if k.starts_with("platform:") || k.starts_with("aws:") {
-                    d.error_at(root("tags").key(k), "Reserved tag key", format!("Tag keys starting with `platform:` or `aws:` are reserved; {k:?} cannot be set."));
-                }
-            }
-        }
+        tags::reserved_keys(root("tags"), c.get("tags"), &mut d);
         d
     }
 

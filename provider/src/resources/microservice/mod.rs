@@ -292,18 +292,6 @@ impl Microservice {
     }
 }
 
-fn check(
-    d: &mut Diagnostics,
-    path: AttributePath,
-    summary: &str,
-    value: &str,
-    r: Result<(), String>,
-) {
-    if let Err(why) = r {
-        d.error_at(path, summary, format!("{value:?} {why}."));
-    }
-}
-
 fn check_number(
     d: &mut Diagnostics,
     config: &Value,
@@ -372,8 +360,7 @@ impl Resource for Microservice {
         let mut d = Diagnostics::new();
         let root = AttributePath::root;
         if let Some(s) = c.get("name").as_str() {
-            check(
-                &mut d,
+            d.check(
                 root("name"),
                 "Invalid service name",
                 s,
@@ -381,8 +368,7 @@ impl Resource for Microservice {
             );
         }
         if let Some(s) = c.get("image_tag").as_str() {
-            check(
-                &mut d,
+            d.check(
                 root("image_tag"),
                 "Invalid image tag",
                 s,
@@ -390,8 +376,7 @@ impl Resource for Microservice {
             );
         }
         if let Some(s) = c.get("namespace").as_str() {
-            check(
-                &mut d,
+            d.check(
                 root("namespace"),
                 "Invalid namespace",
                 s,
@@ -399,8 +384,7 @@ impl Resource for Microservice {
             );
         }
         if let Some(s) = c.get("path_prefix").as_str() {
-            check(
-                &mut d,
+            d.check(
                 root("path_prefix"),
                 "Invalid path prefix",
                 s,
@@ -408,8 +392,7 @@ impl Resource for Microservice {
             );
         }
         if let Some(s) = c.get("health_check_path").as_str() {
-            check(
-                &mut d,
+            d.check(
                 root("health_check_path"),
                 "Invalid health check path",
                 s,
@@ -417,8 +400,7 @@ impl Resource for Microservice {
             );
         }
         if let Some(s) = c.get("kms_key_arn").as_str() {
-            check(
-                &mut d,
+            d.check(
                 root("kms_key_arn"),
                 "Invalid KMS key ARN",
                 s,
@@ -426,8 +408,7 @@ impl Resource for Microservice {
             );
         }
         if let Some(s) = c.get("iam_policy_json").as_str() {
-            check(
-                &mut d,
+            d.check(
                 root("iam_policy_json"),
                 "Invalid IAM policy",
                 "iam_policy_json",
@@ -508,20 +489,13 @@ impl Resource for Microservice {
                         ),
                     );
                 } else if let Some(s) = v.as_str() {
-                    check(
-                        &mut d,
-                        p,
-                        "Invalid resource quantity",
-                        s,
-                        validate::quantity(k, s),
-                    );
+                    d.check(p, "Invalid resource quantity", s, validate::quantity(k, s));
                 }
             }
         }
         if let Some(m) = c.get("env").entries() {
             for k in m.keys() {
-                check(
-                    &mut d,
+                d.check(
                     root("env").key(k),
                     "Invalid environment variable name",
                     k,
@@ -531,8 +505,7 @@ impl Resource for Microservice {
         }
         for (i, e) in c.get("pull_account_ids").elements().iter().enumerate() {
             if let Some(s) = e.as_str() {
-                check(
-                    &mut d,
+                d.check(
                     root("pull_account_ids").index(i as i64),
                     "Invalid account id",
                     s,
@@ -542,8 +515,7 @@ impl Resource for Microservice {
         }
         for (i, e) in c.get("iam_policy_arns").elements().iter().enumerate() {
             if let Some(s) = e.as_str() {
-                check(
-                    &mut d,
+                d.check(
                     root("iam_policy_arns").index(i as i64),
                     "Invalid policy ARN",
                     s,
@@ -551,18 +523,11 @@ impl Resource for Microservice {
                 );
             }
         }
-        if let Some(m) = c.get("tags").entries() {
-            for k in m.keys() {
-                if k.starts_with("platform:") || k.starts_with("aws:") {
-                    d.error_at(root("tags").key(k), "Reserved tag key", format!("Tag keys starting with `platform:` or `aws:` are reserved; {k:?} cannot be set."));
-                }
-            }
-        }
+        tags::reserved_keys(root("tags"), c.get("tags"), &mut d);
         let env = c.get("environment");
         let ep = |f: &str| root("environment").attr(f);
         if let Some(s) = env.get("cluster_name").as_str() {
-            check(
-                &mut d,
+            d.check(
                 ep("cluster_name"),
                 "Invalid environment",
                 s,
@@ -570,8 +535,7 @@ impl Resource for Microservice {
             );
         }
         if let Some(s) = env.get("oidc_issuer_url").as_str() {
-            check(
-                &mut d,
+            d.check(
                 ep("oidc_issuer_url"),
                 "Invalid environment",
                 s,
@@ -583,8 +547,7 @@ impl Resource for Microservice {
                 .get("oidc_issuer_url")
                 .as_str()
                 .filter(|u| validate::oidc_issuer_url(u).is_ok());
-            check(
-                &mut d,
+            d.check(
                 ep("oidc_provider_arn"),
                 "Invalid environment",
                 s,
@@ -592,8 +555,7 @@ impl Resource for Microservice {
             );
         }
         if let Some(s) = env.get("node_role_arn").as_str() {
-            check(
-                &mut d,
+            d.check(
                 ep("node_role_arn"),
                 "Invalid environment",
                 s,

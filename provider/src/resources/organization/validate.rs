@@ -7,39 +7,7 @@ use std::time::Duration;
 /// Tags on OUs, accounts and policies: at most 45 user tags (Organizations allows 50 and
 /// the provider adds its own), no reserved prefixes, AWS's key/value lengths.
 pub fn tags(t: &Value, d: &mut Diagnostics) {
-    let path = AttributePath::root("tags");
-    let Some(entries) = t.entries() else { return };
-    if entries.len() > 45 {
-        d.error_at(
-            path.clone(),
-            "Too many tags",
-            format!("At most 45 tags; got {}.", entries.len()),
-        );
-    }
-    for (k, v) in entries {
-        let p = path.clone().key(k);
-        if k.starts_with("platform:") || k.starts_with("aws:") {
-            d.error_at(
-                p.clone(),
-                "Reserved tag key",
-                format!("Tag key {k:?} is reserved: \"platform:\" keys are set by the provider and \"aws:\" keys by AWS."),
-            );
-        }
-        if k.is_empty() || k.chars().count() > 128 {
-            d.error_at(
-                p.clone(),
-                "Invalid tag key",
-                "Tag keys are 1 to 128 characters.",
-            );
-        }
-        if v.as_str().is_some_and(|v| v.chars().count() > 256) {
-            d.error_at(
-                p,
-                "Invalid tag value",
-                "Tag values are at most 256 characters.",
-            );
-        }
-    }
+    crate::aws::tags::validate(AttributePath::root("tags"), t, 45, "", d);
 }
 
 /// An account's root email: AWS's pattern is `[^\s@]+@[^\s@]+\.[^\s@]+`, 6-64 characters;

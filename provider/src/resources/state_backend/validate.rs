@@ -81,43 +81,8 @@ pub fn kms_key_arn(arn: &str) -> Result<(), String> {
 
 /// User tags: AWS limits and the keys the provider reserves.
 pub fn tags(path: AttributePath, tags: &Value, d: &mut Diagnostics) {
-    let Some(entries) = tags.entries() else {
-        return;
-    };
-    if entries.len() > 40 {
-        d.error_at(
-            path.clone(),
-            "Too many tags",
-            format!(
-                "At most 40 tags (S3 allows 50 and the provider adds its own); got {}.",
-                entries.len()
-            ),
-        );
-    }
-    for (k, v) in entries {
-        let p = path.clone().key(k);
-        if k.starts_with("platform:") || k.starts_with("aws:") {
-            d.error_at(
-                p.clone(),
-                "Reserved tag key",
-                format!("Tag key {k:?} is reserved: \"platform:\" keys are set by the provider and \"aws:\" keys by AWS."),
-            );
-        }
-        if k.is_empty() || k.chars().count() > 128 {
-            d.error_at(
-                p.clone(),
-                "Invalid tag key",
-                "Tag keys are 1 to 128 characters.",
-            );
-        }
-        if v.as_str().is_some_and(|v| v.chars().count() > 256) {
-            d.error_at(
-                p,
-                "Invalid tag value",
-                "Tag values are at most 256 characters.",
-            );
-        }
-    }
+    let note = " (S3 allows 50 and the provider adds its own)";
+    crate::aws::tags::validate(path, tags, 40, note, d);
 }
 
 #[cfg(test)]

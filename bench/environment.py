@@ -85,9 +85,9 @@ What each side creates (same AZs us-east-1a/b, VPC 10.20.0.0/16 with the same fo
   an IAM role with an inline policy; the EKS control-plane log group (30 days); EKS cluster 1.31 (all five
   log types, private endpoint only) with its role + AmazonEKSClusterPolicy; node role + 3 policy
   attachments; node group `general` (t3.medium, 1..3, desired 2, 20 GiB) in the private subnets; a node
-  security group (egress all), also given to the cluster's `vpc_config`; DB subnet group (private subnets); DB security group with one ingress rule
-  (tcp 5432 from the node security group); postgres 16 db.t4g.micro, 20 GiB, encrypted, private, 7 days
-  of backups, no deletion protection, no final snapshot.
+  security group (egress all), also given to the cluster's `vpc_config`; DB subnet group (private
+  subnets); DB security group with one ingress rule (tcp 5432 from the node security group); postgres 16
+  db.t4g.micro, 20 GiB, encrypted, private, 7 days of backups, no deletion protection, no final snapshot.
 - only platform: KMS key (with rotation and an alias) encrypting the cluster's secrets; IAM OIDC provider
   for the cluster; a launch template for the node group (encrypted root volume, IMDSv2, the node
   security group on the nodes); RDS enhanced monitoring (interval 60) with its role + policy attachment;

@@ -43,7 +43,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOOLS = REPO_ROOT / ".tools"
@@ -278,6 +278,12 @@ class Moto:
         with open(self.log_path, "r", encoding="utf-8", errors="replace") as f:
             return sum(1 for line in f if _REQUEST_RE.search(line))
 
+    def reset(self) -> None:
+        """Forget every AWS object (moto's own reset call; not counted as an AWS request)."""
+        req = urllib.request.Request(self.url + "/moto-api/reset", method="POST")
+        with urllib.request.urlopen(req, timeout=30):
+            pass
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -451,6 +457,15 @@ def provider_hwm_kib(pid: int) -> Optional[int]:
     return None
 
 
+@dataclass
+class Watched:
+    """One terraform command run by Workdir.watch."""
+    returncode: int
+    output: str
+    wall: float  # seconds
+    peak_kib: Dict[int, int]  # VmHWM of every provider process seen, by pid
+
+
 class Workdir:
     def __init__(self, prov: Provider, root: Path, endpoint: str, cli_config: Path):
         self.prov = prov
@@ -493,46 +508,58 @@ class Workdir:
             raise RuntimeError(f"{self.prov.label}: terraform plan failed:\n{out.decode('utf-8', 'replace')}")
         return wall
 
-    def plan_peak_rss(self, interval: float) -> tuple:
-        """Max VmHWM (KiB) over every provider process seen during one plan, and how many there were."""
+    def watch(self, args: Sequence[str], interval: float) -> Watched:
+        """Run terraform with ``args``, polling the VmHWM of every provider process it starts every
+        ``interval`` seconds; the wall time ends when terraform exits, not at the next poll."""
         with tempfile.TemporaryFile() as sink:
-            proc = subprocess.Popen([str(TERRAFORM), *self.PLAN], cwd=self.dir, env=self.env,
+            t0 = time.perf_counter()
+            proc = subprocess.Popen([str(TERRAFORM), *args], cwd=self.dir, env=self.env,
                                     stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT)
             peak: Dict[int, int] = {}
             deadline = time.monotonic() + TERRAFORM_TIMEOUT_S
-            while proc.poll() is None:
-                if time.monotonic() > deadline:
-                    proc.kill()
-                    proc.wait()
-                    raise RuntimeError(f"{self.prov.label}: terraform plan did not finish in time")
+            while True:
                 for pid in descendants(proc.pid):
                     hwm = provider_hwm_kib(pid)
                     if hwm is not None and hwm > peak.get(pid, 0):
                         peak[pid] = hwm
-                time.sleep(interval)
-            if proc.returncode != 0:
-                sink.seek(0)
-                raise RuntimeError(f"{self.prov.label}: terraform plan failed:\n"
-                                   f"{sink.read().decode('utf-8', 'replace')}")
-        if not peak:
+                try:
+                    proc.wait(timeout=interval)
+                    break
+                except subprocess.TimeoutExpired:
+                    if time.monotonic() > deadline:
+                        proc.kill()
+                        proc.wait()
+                        raise RuntimeError(f"{self.prov.label}: terraform {args[0]} did not finish in time")
+            wall = time.perf_counter() - t0
+            sink.seek(0)
+            output = sink.read().decode("utf-8", "replace")
+        return Watched(proc.returncode, output, wall, peak)
+
+    def plan_peak_rss(self, interval: float) -> tuple:
+        """Max VmHWM (KiB) over every provider process seen during one plan, and how many there were."""
+        w = self.watch(self.PLAN, interval)
+        if w.returncode != 0:
+            raise RuntimeError(f"{self.prov.label}: terraform plan failed:\n{w.output}")
+        if not w.peak_kib:
             raise RuntimeError(f"{self.prov.label}: no provider process seen during plan")
-        return max(peak.values()), len(peak)
+        return max(w.peak_kib.values()), len(w.peak_kib)
 
 
 def prepare_mirror(provs: List[Provider], mirror: Path, cli_config: Path) -> None:
-    """Our provider is already in ``mirror`` (scripts/build_mirror.py, packed layout); add the peers:
-    null unpacked (the bare binary), aws packed (its release zip as published)."""
-    null_dir = mirror / "registry.terraform.io/hashicorp/null/2.1.2/linux_amd64"
-    null_dir.mkdir(parents=True, exist_ok=True)
-    null_bin = next(p for p in provs if p.key == "null").binary
-    if not (null_dir / null_bin.name).exists() or sha256_of(null_dir / null_bin.name) != sha256_of(null_bin):
-        shutil.copy2(null_bin, null_dir / null_bin.name)
-    aws_dir = mirror / "registry.terraform.io/hashicorp/aws"
-    aws_dir.mkdir(parents=True, exist_ok=True)
-    aws_zip = CACHE / "peers/aws/terraform-provider-aws_3.39.0_linux_amd64.zip"
-    dest = aws_dir / aws_zip.name
-    if not dest.exists() or sha256_of(dest) != sha256_of(aws_zip):
-        shutil.copy2(aws_zip, dest)
+    """Our provider is already in ``mirror`` (scripts/build_mirror.py, packed layout); add the peers among
+    ``provs``: null unpacked (the bare binary), aws packed (its release zip as published)."""
+    peers = {p.key: p for p in provs}
+    copies = []
+    if "null" in peers:
+        copies.append((peers["null"].binary, mirror / "registry.terraform.io/hashicorp/null/2.1.2/linux_amd64"))
+    if "aws" in peers:
+        copies.append((CACHE / "peers/aws/terraform-provider-aws_3.39.0_linux_amd64.zip",
+                       mirror / "registry.terraform.io/hashicorp/aws"))
+    for source, folder in copies:
+        folder.mkdir(parents=True, exist_ok=True)
+        dest = folder / source.name
+        if not dest.exists() or sha256_of(dest) != sha256_of(source):
+            shutil.copy2(source, dest)
     # Only the mirror: no direct installation, so nothing is looked up on the network.
     cli_config.write_text(f"""\
 provider_installation {{
@@ -753,10 +780,47 @@ def write_report(path: Path, table: str, provs: List[Provider], args: argparse.N
     notes = [f"- {p.label}: {v}" for p in provs for k, v in p.notes.items() if not k.startswith("procs_")]
     if notes:
         lines += ["", "Notes:", *notes]
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n" + other_sections(path))
+
+
+def other_sections(path: Path) -> str:
+    """The ``## ...`` sections of an existing report, which other scripts write (bench/environment.py):
+    this report owns only the text before the first of them."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return ""
+    start = text.find("\n## ")
+    return text[start:] if start >= 0 else ""
 
 
 # --- main ------------------------------------------------------------------------------------------------
+
+def providers(platform_binary: Path) -> List[Provider]:
+    """Ours first (the ratio columns divide by the peers), then the peers."""
+    return [
+        Provider("platform", "platform", platform_binary.resolve(), "6",
+                 "/tfplugin6.Provider/GetProviderSchema", "platformkit/platform", PLATFORM_VERSION, platform_tf),
+        Provider("null", "null 2.1.2", CACHE / "peers/null/terraform-provider-null_v2.1.2_x4", "5",
+                 "/tfplugin5.Provider/GetSchema", "hashicorp/null", "2.1.2", null_tf),
+        Provider("aws", "aws 3.39.0", CACHE / "peers/aws/terraform-provider-aws_v3.39.0_x5", "5",
+                 "/tfplugin5.Provider/GetSchema", "hashicorp/aws", "3.39.0", aws_tf),
+    ]
+
+
+def tools_present(provs: List[Provider]) -> bool:
+    """Every provider binary, Terraform and moto_server are there (else say what to run)."""
+    ok = True
+    for p in provs:
+        if not os.access(p.binary, os.X_OK):
+            log(f"missing {p.binary} (run bench/run.sh, which fetches the peers and builds the mirror)")
+            ok = False
+    for tool in (TERRAFORM, MOTO_SERVER):
+        if not os.access(tool, os.X_OK):
+            log(f"missing {tool}: run scripts/bootstrap.sh")
+            ok = False
+    return ok
+
 
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -774,22 +838,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                     help="markdown report (default: bench/results.md); '-' for none")
     args = ap.parse_args(argv)
 
-    provs = [
-        Provider("platform", "platform", args.platform_binary.resolve(), "6",
-                 "/tfplugin6.Provider/GetProviderSchema", "platformkit/platform", PLATFORM_VERSION, platform_tf),
-        Provider("null", "null 2.1.2", CACHE / "peers/null/terraform-provider-null_v2.1.2_x4", "5",
-                 "/tfplugin5.Provider/GetSchema", "hashicorp/null", "2.1.2", null_tf),
-        Provider("aws", "aws 3.39.0", CACHE / "peers/aws/terraform-provider-aws_v3.39.0_x5", "5",
-                 "/tfplugin5.Provider/GetSchema", "hashicorp/aws", "3.39.0", aws_tf),
-    ]
-    for p in provs:
-        if not os.access(p.binary, os.X_OK):
-            log(f"missing {p.binary} (run bench/run.sh, which fetches the peers and builds the mirror)")
-            return 2
-    for tool in (TERRAFORM, MOTO_SERVER):
-        if not os.access(tool, os.X_OK):
-            log(f"missing {tool}: run scripts/bootstrap.sh")
-            return 2
+    provs = providers(args.platform_binary)
+    if not tools_present(provs):
+        return 2
 
     started = datetime.datetime.now(datetime.timezone.utc)
     load_before = loadavg()

@@ -9,26 +9,35 @@
 #   4. the mirror .tools/bench/mirror: our provider via scripts/build_mirror.py, the peers added by bench.py;
 #   5. bench/bench.py with .tools/venv/bin/python (starts and stops its own moto).
 #
+# With --environment, step 5 runs bench/environment.py instead: one platform_environment against the same
+# environment in ~40 fine-grained aws 3.39.0 resources (bench/environment/{platform,aws}/main.tf), with AWS
+# API calls, wall time and provider peak RSS for apply, refresh-only plan, plan and destroy; it rewrites
+# only its own section of bench/results.md. Takes about 5 minutes with the default 3 runs.
+#
 # Usage: bench/run.sh [--no-build] [bench.py options]    e.g. bench/run.sh --plan-runs 5 --out -
-#        bench/run.sh --help-bench                       bench.py's options
-# Environment: CARGO_TARGET_DIR is honoured.
+#        bench/run.sh --environment [--no-build] [environment.py options]   e.g. ... --runs 5
+#        bench/run.sh --help-bench                       bench.py's options (with --environment first:
+#                                                        environment.py's)
+# Environment: CARGO_TARGET_DIR is honoured; BENCH_MIRROR overrides the mirror folder.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly REPO_ROOT
 cd "${REPO_ROOT}"
 readonly PY="${REPO_ROOT}/.tools/venv/bin/python"
-readonly MIRROR="${REPO_ROOT}/.tools/bench/mirror"
+readonly MIRROR="${BENCH_MIRROR:-${REPO_ROOT}/.tools/bench/mirror}"
 readonly PLATFORM_VERSION="0.1.0"
 
 BUILD=1
+SCRIPT=bench/bench.py
 BENCH_ARGS=()
 for arg in "$@"; do
   case "${arg}" in
     --no-build) BUILD=0 ;;
-    --help-bench) exec "${PY}" bench/bench.py --help ;;
+    --environment) SCRIPT=bench/environment.py ;;
+    --help-bench) exec "${PY}" "${SCRIPT}" --help ;;
     -h | --help)
-      sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *) BENCH_ARGS+=("${arg}") ;;
@@ -59,5 +68,5 @@ bench/fetch_peers.sh >&2
 step "mirror for terraform init (${MIRROR#"${REPO_ROOT}/"})"
 python3 scripts/build_mirror.py --binary "${BINARY}" --version "${PLATFORM_VERSION}" --out "${MIRROR}" >/dev/null
 
-step "benchmark"
-exec "${PY}" bench/bench.py --platform-binary "${BINARY}" --mirror "${MIRROR}" "${BENCH_ARGS[@]}"
+step "benchmark (${SCRIPT})"
+exec "${PY}" "${SCRIPT}" --platform-binary "${BINARY}" --mirror "${MIRROR}" "${BENCH_ARGS[@]}"

@@ -25,7 +25,7 @@ cargo fmt --all -- --check
 
 step "terraform fmt -check"
 # Terraform 1.0.3's fmt takes one directory at a time.
-for dir in terraform-modules live-infrastructure examples tests; do
+for dir in terraform-modules live-infrastructure examples tests bench; do
   .tools/bin/terraform fmt -check -recursive "${dir}"
 done
 

@@ -1,10 +1,1 @@
-terraform {
-  required_version = ">= 1.0.0"
-
-  required_providers {
-    platform = {
-      source  = "platformkit/platform"
-      version = ">= 0.1.0"
-    }
-  }
-}
+../../shared/environment/versions.tf

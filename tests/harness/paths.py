@@ -32,11 +32,15 @@ BOOTSTRAP_HINT = "run scripts/bootstrap.sh first"
 
 
 def provider_binary_path() -> Path:
-    """The provider under test: $PLATFORM_PROVIDER_BIN, else target/release/terraform-provider-platform."""
+    """The provider under test: $PLATFORM_PROVIDER_BIN, else release/terraform-provider-platform under
+    $CARGO_TARGET_DIR (as cargo builds it), else under target/."""
     override = os.environ.get("PLATFORM_PROVIDER_BIN")
     if override:
         path = Path(override)
         return path if path.is_absolute() else (REPO_ROOT / path)
+    target_dir = os.environ.get("CARGO_TARGET_DIR")
+    if target_dir:
+        return Path(target_dir).resolve() / "release" / "terraform-provider-platform"
     return DEFAULT_PROVIDER_BIN
 
 

@@ -7,7 +7,7 @@
 //! node groups in private subnets only, launched from a launch template that pins the node
 //! security group, IMDSv2 and encrypted root volumes.
 
-use super::network::COMPONENT_KEY;
+use super::network::{OwnedSecurityGroups, COMPONENT_KEY};
 use super::StepError;
 use crate::aws::errors::{code, describe};
 use crate::aws::tags::OWNER_KEY;
@@ -108,6 +108,7 @@ pub struct ClusterObs {
     pub enabled_logs: BTreeSet<String>,
     pub secrets_kms_key_arn: Option<String>,
     pub security_group_ids: Vec<String>,
+    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -127,6 +128,7 @@ pub struct NodeGroupObs {
 #[derive(Debug, Clone, Default)]
 pub struct ObservedCluster {
     pub log_group_retention: Option<Option<i32>>,
+    pub log_group_arn: Option<String>,
     pub cluster: Option<ClusterObs>,
     pub node_groups: BTreeMap<String, NodeGroupObs>,
     pub cluster_role_arn: Option<String>,
@@ -160,12 +162,6 @@ pub struct Ctx<'a> {
     pub partition: &'a str,
 }
 
-macro_rules! call {
-    ($step:expr, $fut:expr) => {
-        $fut.await.map_err(|e| StepError::new($step, describe(&e)))
-    };
-}
-
 async fn role_arn(iam: &aws_sdk_iam::Client, role: &str) -> Result<Option<String>, StepError> {
     match iam.get_role().role_name(role).send().await {
         Ok(r) => Ok(r.role().map(|r| r.arn().to_string())),
@@ -174,29 +170,65 @@ async fn role_arn(iam: &aws_sdk_iam::Client, role: &str) -> Result<Option<String
     }
 }
 
+/// Keeps the tags of everything on the cluster side equal to the desired set; the cluster's
+/// own tags stand for all of them.
+async fn sync_tags(
+    c: &Ctx<'_>,
+    d: &DesiredCluster,
+    o: &ObservedCluster,
+    cl: &ClusterObs,
+) -> Result<(), StepError> {
+    use super::retag::{apply, Clients, TagDiff, Targets};
+    let diff = TagDiff::between(&cl.tags, &d.tags);
+    if diff.is_empty() {
+        return Ok(());
+    }
+    let mut t = Targets {
+        ec2_ids: o.node_sg_id.iter().cloned().collect(),
+        iam_roles: vec![cluster_role_name(&d.name), node_role_name(&d.name)],
+        oidc_providers: o.oidc_provider_arn.iter().cloned().collect(),
+        log_group_arns: o.log_group_arn.iter().cloned().collect(),
+        kms_key_ids: o.kms_key_arn.iter().cloned().collect(),
+        eks_arns: vec![cl.arn.clone()],
+        rds_arns: Vec::new(),
+    };
+    t.ec2_ids
+        .extend(o.launch_templates.values().map(|(id, _)| id.clone()));
+    t.eks_arns
+        .extend(o.node_groups.values().map(|g| g.arn.clone()));
+    t.iam_roles.retain(|r| {
+        (r == &cluster_role_name(&d.name) && o.cluster_role_arn.is_some())
+            || (r == &node_role_name(&d.name) && o.node_role_arn.is_some())
+    });
+    let clients = Clients {
+        ec2: c.ec2,
+        iam: c.iam,
+        logs: Some(c.logs),
+        kms: Some(c.kms),
+        eks: Some(c.eks),
+        rds: None,
+    };
+    apply(&clients, &t, &diff).await
+}
+
 /// A batched look at the cluster side: one call per kind, concurrently, plus one
 /// DescribeNodegroup per node group (EKS has no batch describe).
-pub async fn observe(c: &Ctx<'_>, env: &str, owner: &str) -> Result<ObservedCluster, StepError> {
+pub async fn observe(
+    c: &Ctx<'_>,
+    env: &str,
+    owner: &str,
+    sgs: &OwnedSecurityGroups,
+) -> Result<ObservedCluster, StepError> {
     let lg = log_group_name(env);
     let (cluster_role, node_role) = (cluster_role_name(env), node_role_name(env));
-    let (lgs, cluster, ngs, crole, nrole, sgs, key, oidc, lts) = tokio::join!(
+    let (lgs, cluster, ngs, sgs, key, oidc, lts) = tokio::join!(
         c.logs
             .describe_log_groups()
             .log_group_name_prefix(&lg)
             .send(),
         c.eks.describe_cluster().name(env).send(),
         c.eks.list_nodegroups().cluster_name(env).send(),
-        role_arn(c.iam, &cluster_role),
-        role_arn(c.iam, &node_role),
-        c.ec2
-            .describe_security_groups()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name(format!("tag:{OWNER_KEY}"))
-                    .values(owner)
-                    .build()
-            )
-            .send(),
+        sgs.id_of(c.ec2, owner, "sg/eks-nodes"),
         c.kms.describe_key().key_id(kms_alias(env)).send(),
         c.iam.list_open_id_connect_providers().send(),
         c.ec2
@@ -209,27 +241,20 @@ pub async fn observe(c: &Ctx<'_>, env: &str, owner: &str) -> Result<ObservedClus
             )
             .send(),
     );
-    let mut o = ObservedCluster {
-        cluster_role_arn: crole?,
-        node_role_arn: nrole?,
-        ..Default::default()
-    };
+    let mut o = ObservedCluster::default();
+    // Roles the cluster and its node groups use are proven to exist by that use; GetRole
+    // only for a role nothing uses yet.
+    let (mut used_cluster_role, mut used_node_role) = (None, None);
     let lgs = lgs.map_err(|e| StepError::new("DescribeLogGroups", describe(&e)))?;
-    o.log_group_retention = lgs
+    let group = lgs
         .log_groups()
         .iter()
-        .find(|g| g.log_group_name() == Some(lg.as_str()))
-        .map(|g| g.retention_in_days());
-    let sgs = sgs.map_err(|e| StepError::new("DescribeSecurityGroups", describe(&e)))?;
-    o.node_sg_id = sgs
-        .security_groups()
-        .iter()
-        .find(|g| {
-            g.tags()
-                .iter()
-                .any(|t| t.key() == Some(COMPONENT_KEY) && t.value() == Some("sg/eks-nodes"))
-        })
-        .and_then(|g| g.group_id().map(str::to_string));
+        .find(|g| g.log_group_name() == Some(lg.as_str()));
+    o.log_group_retention = group.map(|g| g.retention_in_days());
+    o.log_group_arn = group
+        .and_then(|g| g.arn())
+        .map(|a| a.trim_end_matches(":*").to_string());
+    o.node_sg_id = sgs?;
     o.kms_key_arn = match key {
         Ok(k) => k
             .key_metadata()
@@ -272,6 +297,7 @@ pub async fn observe(c: &Ctx<'_>, env: &str, owner: &str) -> Result<ObservedClus
                     .map(|s| s.as_str().to_string())
                     .unwrap_or_default();
                 if status != "DELETING" {
+                    used_cluster_role = cl.role_arn().map(str::to_string);
                     o.cluster = Some(ClusterObs {
                         arn: cl.arn().unwrap_or_default().to_string(),
                         endpoint: cl.endpoint().map(str::to_string),
@@ -299,6 +325,10 @@ pub async fn observe(c: &Ctx<'_>, env: &str, owner: &str) -> Result<ObservedClus
                             .map(str::to_string),
                         security_group_ids: vpc
                             .map(|v| v.security_group_ids().to_vec())
+                            .unwrap_or_default(),
+                        tags: cl
+                            .tags()
+                            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                             .unwrap_or_default(),
                     });
                 }
@@ -346,6 +376,9 @@ pub async fn observe(c: &Ctx<'_>, env: &str, owner: &str) -> Result<ObservedClus
                 continue;
             }
             let sc = g.scaling_config();
+            if let Some(r) = g.node_role() {
+                used_node_role.get_or_insert_with(|| r.to_string());
+            }
             o.node_groups.insert(
                 n.clone(),
                 NodeGroupObs {
@@ -380,6 +413,28 @@ pub async fn observe(c: &Ctx<'_>, env: &str, owner: &str) -> Result<ObservedClus
             );
         }
     }
+    let proven =
+        |used: Option<String>, name: &str| used.filter(|a| a.ends_with(&format!(":role/{name}")));
+    let (crole, nrole) = (
+        proven(used_cluster_role, &cluster_role),
+        proven(used_node_role, &node_role),
+    );
+    let (crole, nrole) = tokio::join!(
+        async {
+            match crole {
+                Some(a) => Ok(Some(a)),
+                None => role_arn(c.iam, &cluster_role).await,
+            }
+        },
+        async {
+            match nrole {
+                Some(a) => Ok(Some(a)),
+                None => role_arn(c.iam, &node_role).await,
+            }
+        }
+    );
+    o.cluster_role_arn = crole?;
+    o.node_role_arn = nrole?;
     Ok(o)
 }
 
@@ -730,7 +785,13 @@ pub async fn converge(
     vpc_id: &str,
     private_subnets: &[String],
 ) -> Result<(), StepError> {
-    let o = observe(c, &d.name, &super::owner(&d.name)).await?;
+    let o = observe(
+        c,
+        &d.name,
+        &super::owner(&d.name),
+        &OwnedSecurityGroups::default(),
+    )
+    .await?;
     // Independent first steps, concurrently.
     let (cluster_role, node_role) = (cluster_role_name(&d.name), node_role_name(&d.name));
     let (lg, key, crole, nrole, sg) = tokio::join!(
@@ -759,6 +820,9 @@ pub async fn converge(
     let crole = crole?;
     let nrole = nrole?;
     let sg = sg?;
+    if let Some(cl) = &o.cluster {
+        sync_tags(c, d, &o, cl).await?;
+    }
 
     match &o.cluster {
         None => {
@@ -1189,7 +1253,7 @@ async fn delete_node_groups(
 /// requires; its alias goes at once).
 pub async fn delete(c: &Ctx<'_>, env: &str) -> Result<(), StepError> {
     let owner = super::owner(env);
-    let o = observe(c, env, &owner).await?;
+    let o = observe(c, env, &owner, &OwnedSecurityGroups::default()).await?;
     let ngs: Vec<String> = o.node_groups.keys().cloned().collect();
     delete_node_groups(c, env, &ngs, &o).await?;
     for (ng, (id, _)) in &o.launch_templates {

@@ -4,11 +4,11 @@
 //! up, and whose master password lives in Secrets Manager (`ManageMasterUserPassword`):
 //! state holds only the secret's ARN.
 
-use super::network::COMPONENT_KEY;
+use super::network::{OwnedSecurityGroups, COMPONENT_KEY};
 use super::StepError;
 use crate::aws::errors::{code, describe};
-use crate::aws::tags::OWNER_KEY;
 use crate::aws::wait;
+use aws_sdk_ec2::types::{IpPermission, UserIdGroupPair};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -32,6 +32,7 @@ pub struct DesiredDatabase {
     pub monitoring_interval: i32,
     pub performance_insights: bool,
     pub master_username: String,
+    pub skip_final_snapshot: bool,
 }
 
 pub fn identifier(env: &str) -> String {
@@ -61,6 +62,9 @@ pub fn default_version(engine: &str) -> &'static str {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct InstanceObs {
     pub status: String,
+    pub engine: Option<String>,
+    pub master_username: Option<String>,
+    pub tags: BTreeMap<String, String>,
     pub endpoint: Option<String>,
     pub port: Option<i32>,
     pub engine_version: Option<String>,
@@ -76,13 +80,17 @@ pub struct InstanceObs {
     pub storage_encrypted: bool,
     pub secret_arn: Option<String>,
     pub arn: Option<String>,
+    pub monitoring_role_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct ObservedDatabase {
     pub instance: Option<InstanceObs>,
     pub subnet_group: Option<Vec<String>>,
+    pub subnet_group_arn: Option<String>,
     pub sg_id: Option<String>,
+    /// The security group's ingress permissions as AWS reports them.
+    pub sg_ingress: Vec<IpPermission>,
     pub monitoring_role_arn: Option<String>,
 }
 
@@ -104,22 +112,22 @@ pub struct Ctx<'a> {
     pub partition: &'a str,
 }
 
-macro_rules! call {
-    ($step:expr, $fut:expr) => {
-        $fut.await.map_err(|e| StepError::new($step, describe(&e)))
-    };
-}
-
 /// Whether an observed version satisfies a pinned one: `16` is met by `16.4`.
 pub fn version_matches(pinned: &str, actual: &str) -> bool {
     actual == pinned || actual.starts_with(&format!("{pinned}."))
 }
 
 /// Three calls, concurrently: the instance, the subnet group, the security group (by owner
-/// tag), plus the monitoring role.
-pub async fn observe(c: &Ctx<'_>, env: &str, owner: &str) -> Result<ObservedDatabase, StepError> {
+/// tag, shared with the cluster side); the monitoring role only when the instance does not
+/// already use it.
+pub async fn observe(
+    c: &Ctx<'_>,
+    env: &str,
+    owner: &str,
+    sgs: &OwnedSecurityGroups,
+) -> Result<ObservedDatabase, StepError> {
     let id = identifier(env);
-    let (inst, sng, sgs, role) = tokio::join!(
+    let (inst, sng, sgs) = tokio::join!(
         c.rds
             .describe_db_instances()
             .db_instance_identifier(&id)
@@ -128,16 +136,7 @@ pub async fn observe(c: &Ctx<'_>, env: &str, owner: &str) -> Result<ObservedData
             .describe_db_subnet_groups()
             .db_subnet_group_name(&id)
             .send(),
-        c.ec2
-            .describe_security_groups()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name(format!("tag:{OWNER_KEY}"))
-                    .values(owner)
-                    .build()
-            )
-            .send(),
-        c.iam.get_role().role_name(monitoring_role_name(env)).send(),
+        sgs.find(c.ec2, owner, "sg/database"),
     );
     let mut o = ObservedDatabase::default();
     match inst {
@@ -147,6 +146,13 @@ pub async fn observe(c: &Ctx<'_>, env: &str, owner: &str) -> Result<ObservedData
                 if status != "deleting" {
                     o.instance = Some(InstanceObs {
                         status,
+                        engine: i.engine().map(str::to_string),
+                        master_username: i.master_username().map(str::to_string),
+                        tags: i
+                            .tag_list()
+                            .iter()
+                            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                            .collect(),
                         endpoint: i.endpoint().and_then(|e| e.address()).map(str::to_string),
                         port: i.endpoint().and_then(|e| e.port()),
                         engine_version: i.engine_version().map(str::to_string),
@@ -165,6 +171,7 @@ pub async fn observe(c: &Ctx<'_>, env: &str, owner: &str) -> Result<ObservedData
                             .and_then(|s| s.secret_arn())
                             .map(str::to_string),
                         arn: i.db_instance_arn().map(str::to_string),
+                        monitoring_role_arn: i.monitoring_role_arn().map(str::to_string),
                     });
                 }
             }
@@ -174,6 +181,11 @@ pub async fn observe(c: &Ctx<'_>, env: &str, owner: &str) -> Result<ObservedData
     }
     match sng {
         Ok(r) => {
+            o.subnet_group_arn = r
+                .db_subnet_groups()
+                .first()
+                .and_then(|g| g.db_subnet_group_arn())
+                .map(str::to_string);
             o.subnet_group = r.db_subnet_groups().first().map(|g| {
                 g.subnets()
                     .iter()
@@ -184,20 +196,24 @@ pub async fn observe(c: &Ctx<'_>, env: &str, owner: &str) -> Result<ObservedData
         Err(e) if code(&e) == Some("DBSubnetGroupNotFoundFault") => {}
         Err(e) => return Err(StepError::new("DescribeDBSubnetGroups", describe(&e))),
     }
-    let sgs = sgs.map_err(|e| StepError::new("DescribeSecurityGroups", describe(&e)))?;
-    o.sg_id = sgs
-        .security_groups()
-        .iter()
-        .find(|g| {
-            g.tags()
-                .iter()
-                .any(|t| t.key() == Some(COMPONENT_KEY) && t.value() == Some("sg/database"))
-        })
-        .and_then(|g| g.group_id().map(str::to_string));
-    o.monitoring_role_arn = match role {
-        Ok(r) => r.role().map(|r| r.arn().to_string()),
-        Err(e) if code(&e) == Some("NoSuchEntity") => None,
-        Err(e) => return Err(StepError::new("GetRole", describe(&e))),
+    if let Some(g) = sgs? {
+        o.sg_id = g.group_id().map(str::to_string);
+        o.sg_ingress = g.ip_permissions().to_vec();
+    }
+    // The role the instance monitors with is proven to exist by that use.
+    let role = monitoring_role_name(env);
+    let used = o
+        .instance
+        .as_ref()
+        .and_then(|i| i.monitoring_role_arn.clone())
+        .filter(|a| a.ends_with(&format!(":role/{role}")));
+    o.monitoring_role_arn = match used {
+        Some(a) => Some(a),
+        None => match c.iam.get_role().role_name(&role).send().await {
+            Ok(r) => r.role().map(|r| r.arn().to_string()),
+            Err(e) if code(&e) == Some("NoSuchEntity") => None,
+            Err(e) => return Err(StepError::new("GetRole", describe(&e))),
+        },
     };
     Ok(o)
 }
@@ -246,15 +262,26 @@ async fn ensure_sg(
         }
     };
     let p = port(&d.engine);
-    let rule = aws_sdk_ec2::types::IpPermission::builder()
+    let (has_rule, extra) = ingress_audit(&o.sg_ingress, p, node_sg);
+    if !extra.is_empty() {
+        tracing::warn!(target: TARGET, sg = %id, rules = extra.len(), "revoking database ingress other than the engine port from the node security group");
+        call!(
+            "RevokeSecurityGroupIngress",
+            c.ec2
+                .revoke_security_group_ingress()
+                .group_id(&id)
+                .set_ip_permissions(Some(extra))
+                .send()
+        )?;
+    }
+    if has_rule {
+        return Ok(id);
+    }
+    let rule = IpPermission::builder()
         .ip_protocol("tcp")
         .from_port(p)
         .to_port(p)
-        .user_id_group_pairs(
-            aws_sdk_ec2::types::UserIdGroupPair::builder()
-                .group_id(node_sg)
-                .build(),
-        )
+        .user_id_group_pairs(UserIdGroupPair::builder().group_id(node_sg).build())
         .build();
     match c
         .ec2
@@ -274,6 +301,45 @@ async fn ensure_sg(
         }
     }
     Ok(id)
+}
+
+/// Splits a security group's ingress into "the one allowed rule is there" and everything
+/// else (other ports, other sources on the engine port), which is to be revoked.
+pub fn ingress_audit(
+    ingress: &[IpPermission],
+    port: i32,
+    node_sg: &str,
+) -> (bool, Vec<IpPermission>) {
+    let mut has_rule = false;
+    let mut extra = Vec::new();
+    for perm in ingress {
+        let ours = perm.ip_protocol() == Some("tcp")
+            && perm.from_port() == Some(port)
+            && perm.to_port() == Some(port);
+        let (mine, others): (Vec<UserIdGroupPair>, Vec<UserIdGroupPair>) = perm
+            .user_id_group_pairs()
+            .iter()
+            .cloned()
+            .partition(|g| ours && g.group_id() == Some(node_sg));
+        has_rule |= !mine.is_empty();
+        let rest = IpPermission::builder()
+            .set_ip_protocol(perm.ip_protocol().map(str::to_string))
+            .set_from_port(perm.from_port())
+            .set_to_port(perm.to_port())
+            .set_user_id_group_pairs(Some(others.clone()))
+            .set_ip_ranges(Some(perm.ip_ranges().to_vec()))
+            .set_ipv6_ranges(Some(perm.ipv6_ranges().to_vec()))
+            .set_prefix_list_ids(Some(perm.prefix_list_ids().to_vec()))
+            .build();
+        if !others.is_empty()
+            || !perm.ip_ranges().is_empty()
+            || !perm.ipv6_ranges().is_empty()
+            || !perm.prefix_list_ids().is_empty()
+        {
+            extra.push(rest);
+        }
+    }
+    (has_rule, extra)
 }
 
 async fn ensure_monitoring_role(
@@ -379,7 +445,7 @@ pub async fn converge(
     node_sg: &str,
     private_subnets: &[String],
 ) -> Result<(), StepError> {
-    let o = observe(c, &d.env, &d.owner).await?;
+    let o = observe(c, &d.env, &d.owner, &OwnedSecurityGroups::default()).await?;
     let id = identifier(&d.env);
     let subnet_group_fut = async {
         match &o.subnet_group {
@@ -422,7 +488,15 @@ pub async fn converge(
     sng?;
     let sg = sg?;
     let role = role?;
-    match &o.instance {
+    let mut existing = o.instance.clone();
+    if let Some(i) = &existing {
+        if let Some(why) = replacement_reason(i, d) {
+            tracing::warn!(target: TARGET, db = %id, reason = %why, "replacing DB instance");
+            delete_instance(c, &id, i.deletion_protection, d.skip_final_snapshot).await?;
+            existing = None;
+        }
+    }
+    match &existing {
         None => {
             let mut req = c
                 .rds
@@ -458,6 +532,7 @@ pub async fn converge(
             tracing::info!(target: TARGET, db = %id, "creating DB instance; waiting until available");
         }
         Some(i) => {
+            sync_tags(c, d, &o, i).await?;
             let changed = i.instance_class.as_deref() != Some(d.instance_class.as_str())
                 || i.allocated_storage != Some(d.allocated_storage)
                 || i.max_allocated_storage != d.max_allocated_storage
@@ -506,63 +581,127 @@ pub async fn converge(
     wait_available(c, &id).await
 }
 
+/// Why the existing instance cannot become the desired one in place, if it cannot: AWS
+/// cannot change an instance's engine or master user name.
+pub fn replacement_reason(i: &InstanceObs, d: &DesiredDatabase) -> Option<String> {
+    if let Some(e) = i.engine.as_deref().filter(|e| *e != d.engine) {
+        return Some(format!("engine changes from {e} to {}", d.engine));
+    }
+    if let Some(u) = i
+        .master_username
+        .as_deref()
+        .filter(|u| *u != d.master_username)
+    {
+        return Some(format!(
+            "master_username changes from {u} to {}",
+            d.master_username
+        ));
+    }
+    None
+}
+
+/// Keeps the tags of the database side equal to the desired set; the instance's own tags
+/// stand for all of them.
+async fn sync_tags(
+    c: &Ctx<'_>,
+    d: &DesiredDatabase,
+    o: &ObservedDatabase,
+    i: &InstanceObs,
+) -> Result<(), StepError> {
+    use super::retag::{apply, Clients, TagDiff, Targets};
+    let diff = TagDiff::between(&i.tags, &d.tags);
+    let t = Targets {
+        ec2_ids: o.sg_id.iter().cloned().collect(),
+        iam_roles: o
+            .monitoring_role_arn
+            .iter()
+            .map(|_| monitoring_role_name(&d.env))
+            .collect(),
+        rds_arns: i.arn.iter().chain(&o.subnet_group_arn).cloned().collect(),
+        ..Default::default()
+    };
+    let clients = Clients {
+        ec2: c.ec2,
+        iam: c.iam,
+        logs: None,
+        kms: None,
+        eks: None,
+        rds: Some(c.rds),
+    };
+    apply(&clients, &t, &diff).await
+}
+
+/// Deletes the DB instance and waits until it is gone. Refuses while deletion protection is
+/// on (AWS would too; we say how to proceed); takes a final snapshot unless told to skip it.
+async fn delete_instance(
+    c: &Ctx<'_>,
+    id: &str,
+    protected: bool,
+    skip_final_snapshot: bool,
+) -> Result<(), StepError> {
+    if protected {
+        return Err(StepError::new(
+            "DeleteDBInstance",
+            format!(
+                "DB instance {id} has deletion protection on; set database.deletion_protection = false and apply before destroying"
+            ),
+        ));
+    }
+    // Automated backups: removed (AWS's default) when the final snapshot keeps the data; kept
+    // for their retention period when there is no final snapshot, as the only copy left.
+    let mut req = c
+        .rds
+        .delete_db_instance()
+        .db_instance_identifier(id)
+        .delete_automated_backups(!skip_final_snapshot);
+    req = if skip_final_snapshot {
+        req.skip_final_snapshot(true)
+    } else {
+        let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+        req.skip_final_snapshot(false)
+            .final_db_snapshot_identifier(format!("{id}-final-{stamp}"))
+    };
+    match req.send().await {
+        Ok(_) => {}
+        Err(e) if code(&e) == Some("DBInstanceNotFound") => {}
+        Err(e) => return Err(StepError::new("DeleteDBInstance", describe(&e))),
+    }
+    tracing::info!(target: TARGET, db = %id, "deleting DB instance; waiting until gone");
+    wait::until(
+        &format!("DB instance {id} to be deleted"),
+        c.timeout,
+        c.cancel,
+        || async {
+            match c
+                .rds
+                .describe_db_instances()
+                .db_instance_identifier(id)
+                .send()
+                .await
+            {
+                Err(e) if code(&e) == Some("DBInstanceNotFound") => Ok(Some(())),
+                Err(e) => Err(StepError::new("DescribeDBInstances", describe(&e))),
+                Ok(r) if r.db_instances().is_empty() => Ok(Some(())),
+                Ok(_) => Ok(None),
+            }
+        },
+    )
+    .await
+    .map_err(|e| match e {
+        wait::WaitError::Failed(s) => s,
+        other => StepError::new("wait", other.to_string()),
+    })?;
+    Ok(())
+}
+
 /// Deletes the database side. Refuses while deletion protection is on (AWS would too; we say
 /// how to proceed), takes a final snapshot unless told to skip it.
 pub async fn delete(c: &Ctx<'_>, env: &str, skip_final_snapshot: bool) -> Result<(), StepError> {
     let owner = super::owner(env);
-    let o = observe(c, env, &owner).await?;
+    let o = observe(c, env, &owner, &OwnedSecurityGroups::default()).await?;
     let id = identifier(env);
     if let Some(i) = &o.instance {
-        if i.deletion_protection {
-            return Err(StepError::new(
-                "DeleteDBInstance",
-                format!(
-                    "DB instance {id} has deletion protection on; set database.deletion_protection = false and apply before destroying"
-                ),
-            ));
-        }
-        let mut req = c
-            .rds
-            .delete_db_instance()
-            .db_instance_identifier(&id)
-            .delete_automated_backups(false);
-        req = if skip_final_snapshot {
-            req.skip_final_snapshot(true)
-        } else {
-            let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
-            req.skip_final_snapshot(false)
-                .final_db_snapshot_identifier(format!("{id}-final-{stamp}"))
-        };
-        match req.send().await {
-            Ok(_) => {}
-            Err(e) if code(&e) == Some("DBInstanceNotFound") => {}
-            Err(e) => return Err(StepError::new("DeleteDBInstance", describe(&e))),
-        }
-        tracing::info!(target: TARGET, db = %id, "deleting DB instance; waiting until gone");
-        wait::until(
-            &format!("DB instance {id} to be deleted"),
-            c.timeout,
-            c.cancel,
-            || async {
-                match c
-                    .rds
-                    .describe_db_instances()
-                    .db_instance_identifier(&id)
-                    .send()
-                    .await
-                {
-                    Err(e) if code(&e) == Some("DBInstanceNotFound") => Ok(Some(())),
-                    Err(e) => Err(StepError::new("DescribeDBInstances", describe(&e))),
-                    Ok(r) if r.db_instances().is_empty() => Ok(Some(())),
-                    Ok(_) => Ok(None),
-                }
-            },
-        )
-        .await
-        .map_err(|e| match e {
-            wait::WaitError::Failed(s) => s,
-            other => StepError::new("wait", other.to_string()),
-        })?;
+        delete_instance(c, &id, i.deletion_protection, skip_final_snapshot).await?;
     }
     if o.subnet_group.is_some() {
         match c
@@ -611,6 +750,40 @@ mod tests {
         assert!(!version_matches("16", "15.8"));
         assert!(!version_matches("1", "16.4"));
         assert!(version_matches("8.0", "8.0.39"));
+    }
+
+    #[test]
+    fn ingress_audit_keeps_only_the_engine_port_from_nodes() {
+        let pair = |g: &str| UserIdGroupPair::builder().group_id(g).build();
+        let perm = |port: i32, groups: &[&str], cidr: Option<&str>| {
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(port)
+                .to_port(port)
+                .set_user_id_group_pairs(Some(groups.iter().map(|g| pair(g)).collect()))
+                .set_ip_ranges(
+                    cidr.map(|c| vec![aws_sdk_ec2::types::IpRange::builder().cidr_ip(c).build()]),
+                )
+                .build()
+        };
+        assert_eq!(
+            ingress_audit(&[perm(5432, &["sg-n"], None)], 5432, "sg-n"),
+            (true, vec![])
+        );
+        assert_eq!(ingress_audit(&[], 5432, "sg-n"), (false, vec![]));
+        // Engine changed: the old port's rule goes, the new one is missing.
+        let (has, extra) = ingress_audit(&[perm(5432, &["sg-n"], None)], 3306, "sg-n");
+        assert!(!has && extra.len() == 1 && extra[0].from_port() == Some(5432));
+        // Someone opened the port to the world and to another group: only those go.
+        let (has, extra) = ingress_audit(
+            &[perm(5432, &["sg-n", "sg-x"], Some("0.0.0.0/0"))],
+            5432,
+            "sg-n",
+        );
+        assert!(has);
+        assert_eq!(extra.len(), 1);
+        assert_eq!(extra[0].user_id_group_pairs(), &[pair("sg-x")]);
+        assert_eq!(extra[0].ip_ranges().len(), 1);
     }
 
     #[test]

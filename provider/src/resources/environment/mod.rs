@@ -8,13 +8,21 @@
 //! environment with a few filtered Describe calls and converges it, so create, update,
 //! drift repair and resume after a crash are the same code path.
 
+/// `call!("Operation", request.send())`: awaits an SDK call, its error as a `StepError`.
+macro_rules! call {
+    ($step:expr, $fut:expr) => {
+        $crate::aws::step::Fail::fail($fut.await, $step)
+    };
+}
+
 pub mod cidr;
 mod cluster;
 mod database;
 mod network;
+mod retag;
 mod validate;
 
-use crate::aws::{tags, AwsContext};
+use crate::aws::{partition, tags, AwsContext};
 use crate::framework::{
     ApplyOutcome, Attribute, AttributePath, Block, Diagnostics, NestedBlock, Nesting, PlanRequest,
     Resource, Schema, Type, Value,
@@ -24,7 +32,7 @@ use network::{NatMode, ObservedNetwork};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-pub use crate::resources::state_backend::StepError;
+pub use crate::aws::step::StepError;
 
 pub const TYPE_NAME: &str = "platform_environment";
 pub const DEFAULT_NEWBITS: i64 = 4;
@@ -43,17 +51,6 @@ pub struct Environment;
 /// The owner tag value of an environment's objects.
 pub fn owner(env: &str) -> String {
     tags::owner(TYPE_NAME, env)
-}
-
-/// The ARN partition of a region.
-fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
 }
 
 pub const DEFAULT_DB_CLASS: &str = "db.t4g.micro";
@@ -393,6 +390,7 @@ impl Environment {
                 .as_str()
                 .unwrap_or(DEFAULT_DB_USER)
                 .to_string(),
+            skip_final_snapshot: db.get("skip_final_snapshot").as_bool().unwrap_or(false),
             engine,
             env,
         })
@@ -420,6 +418,7 @@ impl Environment {
                 "database_security_group_id",
                 Value::opt_string(o.sg_id.clone()),
             );
+            state.set_attr("database_ingress_restricted", Value::Null);
             return;
         };
         state.set_attr("database_endpoint", Value::opt_string(i.endpoint.clone()));
@@ -445,7 +444,20 @@ impl Environment {
             return;
         }
         let mut b = blk;
-        let engine = b.get("engine").as_str().unwrap_or("postgres").to_string();
+        let engine = i
+            .engine
+            .clone()
+            .or_else(|| b.get("engine").as_str().map(str::to_string))
+            .unwrap_or_else(|| "postgres".into());
+        let restricted = match state.get("node_security_group_id").as_str() {
+            Some(node_sg) => {
+                let (has_rule, extra) =
+                    database::ingress_audit(&o.sg_ingress, database::port(&engine), node_sg);
+                has_rule && extra.is_empty()
+            }
+            None => false,
+        };
+        state.set_attr("database_ingress_restricted", Value::Bool(restricted));
         state.set_attr(
             "database_port",
             Value::int(i.port.unwrap_or(database::port(&engine)).into()),
@@ -458,6 +470,14 @@ impl Environment {
             {
                 b.set_attr("engine_version", Value::from(v.clone()));
             }
+        }
+        // Engine and master user as AWS has them: a difference from the configuration plans
+        // a replacement of the database (see `plan_database`).
+        if let Some(e) = &i.engine {
+            b.set_attr("engine", Value::from(e.clone()));
+        }
+        if let Some(u) = &i.master_username {
+            b.set_attr("master_username", Value::from(u.clone()));
         }
         let opt_int = |x: Option<i32>| x.map_or(Value::Null, |v| Value::int(v.into()));
         b.set_attr(
@@ -922,10 +942,11 @@ impl Environment {
             }
         }
         let dctx = Self::database_ctx(aws, timeout);
+        let sgs = network::OwnedSecurityGroups::default();
         let (observed, observed_cluster, observed_db) = tokio::join!(
             network::observe(ctx.ec2, ctx.logs, ctx.iam, &d.name, &d.owner),
-            cluster::observe(&cctx, &d.name, &d.owner),
-            database::observe(&dctx, &d.name, &d.owner)
+            cluster::observe(&cctx, &d.name, &d.owner, &sgs),
+            database::observe(&dctx, &d.name, &d.owner, &sgs)
         );
         let mut state = planned.clone();
         match (observed, observed_cluster, observed_db) {
@@ -979,7 +1000,7 @@ impl Environment {
 }
 
 /// Plans the cluster side: defaults shown, derived names known, ids kept or unknown.
-fn plan_cluster(prior: &Value, config: &Value, planned: &mut Value) {
+fn plan_cluster(prior: &Value, config: &Value, planned: &mut Value, diags: &mut Diagnostics) {
     let name = planned.get("name").clone();
     let cfg_cl = single_block(config, "cluster");
     if single_block(planned, "cluster").is_null() {
@@ -1086,11 +1107,22 @@ fn plan_cluster(prior: &Value, config: &Value, planned: &mut Value) {
                 };
                 g.set_attr("desired_size", v);
             }
-            let replaced = p.is_null()
-                || p.get("instance_types") != g.get("instance_types")
-                || p.get("capacity_type") != g.get("capacity_type")
-                || p.get("disk_size") != g.get("disk_size");
+            let changed: Vec<&str> = ["instance_types", "capacity_type", "disk_size"]
+                .into_iter()
+                .filter(|k| !p.is_null() && p.get(k) != g.get(k))
+                .collect();
+            let replaced = p.is_null() || !changed.is_empty();
             let arn = prior.get("node_group_arns").get(&n);
+            if !changed.is_empty() && !arn.is_null() && !cluster_gone {
+                diags.warning_at(
+                    AttributePath::root("node_groups").attr(changed[0]),
+                    format!("Node group \"{n}\" will be replaced"),
+                    format!(
+                        "EKS cannot change a node group's {} in place: apply deletes the group (EKS drains its nodes) and creates it again with the same name. Workloads are rescheduled; plan for the capacity gap or add a second group first.",
+                        changed.join(", ")
+                    ),
+                );
+            }
             arns.insert(
                 n.clone(),
                 if replaced || arn.is_null() || cluster_gone {
@@ -1105,7 +1137,7 @@ fn plan_cluster(prior: &Value, config: &Value, planned: &mut Value) {
 }
 
 /// Plans the database side: defaults shown, identifier and port known, ids kept or unknown.
-fn plan_database(prior: &Value, config: &Value, planned: &mut Value) {
+fn plan_database(prior: &Value, config: &Value, planned: &mut Value, diags: &mut Diagnostics) {
     let name = planned.get("name").clone();
     if single_block(planned, "database").is_null() {
         for (k, _) in DB_IDS {
@@ -1115,11 +1147,13 @@ fn plan_database(prior: &Value, config: &Value, planned: &mut Value) {
             "database_identifier",
             "database_port",
             "database_subnet_group_name",
+            "database_ingress_restricted",
         ] {
             planned.set_attr(k, Value::Null);
         }
         return;
     }
+    planned.set_attr("database_ingress_restricted", Value::Bool(true));
     let cfg = single_block(config, "database").clone();
     let mut engine = None;
     if let Value::List(items) = planned.get_mut("database") {
@@ -1152,7 +1186,8 @@ fn plan_database(prior: &Value, config: &Value, planned: &mut Value) {
             }
         }
     }
-    let gone = prior.get("database_arn").is_null();
+    let replaced = !prior.get("database_arn").is_null() && database_replaced(prior, planned, diags);
+    let gone = prior.get("database_arn").is_null() || replaced;
     for (k, _) in DB_IDS {
         let v = prior.get(k);
         let keep = match *k {
@@ -1176,6 +1211,54 @@ fn plan_database(prior: &Value, config: &Value, planned: &mut Value) {
         "database_port",
         engine.map_or(Value::Unknown, |e| Value::int(database::port(&e).into())),
     );
+}
+
+/// Whether the planned database block changes something AWS cannot change on an existing
+/// instance (engine, master user name): then the database is replaced, which the plan says
+/// in a warning at the attribute, and refuses while deletion protection is on.
+fn database_replaced(prior: &Value, planned: &Value, diags: &mut Diagnostics) -> bool {
+    let (p, n) = (
+        single_block(prior, "database"),
+        single_block(planned, "database"),
+    );
+    let Some(attr) = ["engine", "master_username"]
+        .into_iter()
+        .find(|k| n.get(k).is_wholly_known() && p.get(k) != n.get(k))
+    else {
+        return false;
+    };
+    let path = AttributePath::root("database").index(0).attr(attr);
+    let id = prior
+        .get("database_identifier")
+        .as_str()
+        .unwrap_or("the database");
+    let (from, to) = (
+        p.get(attr).as_str().unwrap_or("?"),
+        n.get(attr).as_str().unwrap_or("?"),
+    );
+    if p.get("deletion_protection").as_bool() == Some(true) {
+        diags.error_at(
+            path,
+            "The database cannot be replaced while deletion protection is on",
+            format!(
+                "Changing database.{attr} from {from:?} to {to:?} needs a new DB instance: AWS cannot change an instance's {attr}. {id} has deletion protection on, so it is kept. To replace it, first apply with database.deletion_protection = false (and skip_final_snapshot = false to keep a final snapshot), then change {attr}."
+            ),
+        );
+        return true;
+    }
+    let snapshot = if n.get("skip_final_snapshot").as_bool() == Some(true) {
+        "without a final snapshot (skip_final_snapshot = true)".to_string()
+    } else {
+        format!("after taking a final snapshot {id}-final-<time>")
+    };
+    diags.warning_at(
+        path,
+        "The database will be replaced",
+        format!(
+            "AWS cannot change a DB instance's {attr} ({from:?} to {to:?}): apply deletes {id} {snapshot} and creates a new, empty instance with the same name, endpoint and a new master password secret. The VPC, cluster and everything else stay in place."
+        ),
+    );
+    true
 }
 
 /// A node-group list as a map by name (entries without a known name are skipped).
@@ -1289,6 +1372,11 @@ impl Resource for Environment {
                 Attribute::string("database_subnet_group_name")
                     .computed()
                     .description("The DB subnet group over the private subnets."),
+            )
+            .attr(
+                Attribute::bool("database_ingress_restricted")
+                    .computed()
+                    .description("Read back from AWS: true when the database security group's only ingress is the engine port from the node security group. A rule added out of band reads false, shows in the plan, and apply revokes it."),
             );
         Schema::new(0, b)
     }
@@ -1328,8 +1416,8 @@ impl Resource for Environment {
             _ => Value::Unknown,
         };
         planned.set_attr("tags_all", tags_all);
-        plan_cluster(prior, &req.config, planned);
-        plan_database(prior, &req.config, planned);
+        plan_cluster(prior, &req.config, planned, diags);
+        plan_database(prior, &req.config, planned, diags);
 
         let subnets = match plan_subnets(planned) {
             Some(Ok(s)) => Some(s),
@@ -1435,10 +1523,11 @@ impl Resource for Environment {
         let owner = owner(&name);
         let cctx = Self::cluster_ctx(aws, DEFAULT_TIMEOUT);
         let dctx = Self::database_ctx(aws, DEFAULT_TIMEOUT);
+        let sgs = network::OwnedSecurityGroups::default();
         let (o, oc, od) = tokio::join!(
             network::observe(aws.ec2(), aws.logs(), aws.iam(), &name, &owner),
-            cluster::observe(&cctx, &name, &owner),
-            database::observe(&dctx, &name, &owner)
+            cluster::observe(&cctx, &name, &owner, &sgs),
+            database::observe(&dctx, &name, &owner, &sgs)
         );
         let od = od.map_err(|e| {
             Diagnostics::from_error("Could not read the environment's database", e.to_string())
@@ -1498,10 +1587,10 @@ impl Resource for Environment {
                 if let Ok(o) = network::observe(ctx.ec2, ctx.logs, ctx.iam, &name, &owner).await {
                     Self::fill(aws, &mut s, &o);
                 }
-                if let Ok(oc) = cluster::observe(&cctx, &name, &owner).await {
+                if let Ok(oc) = cluster::observe(&cctx, &name, &owner, &Default::default()).await {
                     Self::fill_cluster(&mut s, &oc);
                 }
-                if let Ok(od) = database::observe(&dctx, &name, &owner).await {
+                if let Ok(od) = database::observe(&dctx, &name, &owner, &Default::default()).await {
                     Self::fill_database(&mut s, &od);
                 }
                 ApplyOutcome::failed(
@@ -1592,7 +1681,7 @@ impl Resource for Environment {
         ]);
         Self::fill(aws, &mut v, &o);
         let cctx = Self::cluster_ctx(aws, DEFAULT_TIMEOUT);
-        let oc = cluster::observe(&cctx, id, &owner)
+        let oc = cluster::observe(&cctx, id, &owner, &Default::default())
             .await
             .map_err(|e| Diagnostics::from_error("Cannot import", e.to_string()))?;
         v.set_attr("node_groups", Value::List(vec![]));
@@ -1635,7 +1724,7 @@ impl Resource for Environment {
         }
         Self::fill_cluster(&mut v, &oc);
         let dctx = Self::database_ctx(aws, DEFAULT_TIMEOUT);
-        let od = database::observe(&dctx, id, &owner)
+        let od = database::observe(&dctx, id, &owner, &Default::default())
             .await
             .map_err(|e| Diagnostics::from_error("Cannot import", e.to_string()))?;
         v.set_attr("database", Value::List(vec![]));

@@ -9,15 +9,14 @@
 //! applies updates.
 
 use super::cidr::AzSubnets;
-use super::StepError;
 use crate::aws::errors::{code, describe};
+use crate::aws::step::{fail, StepError};
 use crate::aws::tags::OWNER_KEY;
 use crate::aws::wait;
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, DomainType, Filter, FlowLogsResourceType, LogDestinationType,
-    NatGatewayState, ResourceType, Tag, TagSpecification, TrafficType,
+    NatGatewayState, ResourceType, SecurityGroup, Tag, TagSpecification, TrafficType,
 };
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures::future::join_all;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -130,6 +129,8 @@ pub struct FlowLogObs {
     pub role_arn: Option<String>,
     pub max_aggregation_interval: Option<i32>,
     pub log_format: Option<String>,
+    /// False when AWS reports that delivery fails (e.g. the role is gone).
+    pub delivering: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -177,13 +178,6 @@ const IGW_KEY: &str = "igw";
 const VPC_KEY: &str = "vpc";
 const FLOW_LOG_KEY: &str = "flow-log";
 
-fn fail<E: ProvideErrorMetadata + std::error::Error + 'static>(
-    step: &str,
-    e: aws_sdk_ec2::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
-) -> StepError {
-    StepError::new(step, describe(&e))
-}
-
 fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
 }
@@ -218,6 +212,58 @@ fn spec(d: &DesiredNetwork, rt: ResourceType, comp: &str) -> TagSpecification {
 
 fn owner_filter(owner: &str) -> Filter {
     filter(&format!("tag:{OWNER_KEY}"), owner)
+}
+
+/// The security groups carrying the environment's owner tag, looked up once per observation:
+/// the cluster and the database side both need them, and share one DescribeSecurityGroups.
+#[derive(Default)]
+pub struct OwnedSecurityGroups(tokio::sync::OnceCell<Result<Vec<SecurityGroup>, StepError>>);
+
+impl OwnedSecurityGroups {
+    pub async fn get(
+        &self,
+        ec2: &aws_sdk_ec2::Client,
+        owner: &str,
+    ) -> Result<&[SecurityGroup], StepError> {
+        let r = self
+            .0
+            .get_or_init(|| async {
+                ec2.describe_security_groups()
+                    .filters(owner_filter(owner))
+                    .send()
+                    .await
+                    .map(|r| r.security_groups().to_vec())
+                    .map_err(|e| fail("DescribeSecurityGroups", e))
+            })
+            .await;
+        r.as_deref().map_err(Clone::clone)
+    }
+
+    /// The group whose component tag is `component_tag` (e.g. `sg/database`).
+    pub async fn find(
+        &self,
+        ec2: &aws_sdk_ec2::Client,
+        owner: &str,
+        component_tag: &str,
+    ) -> Result<Option<SecurityGroup>, StepError> {
+        Ok(self
+            .get(ec2, owner)
+            .await?
+            .iter()
+            .find(|g| component(g.tags()).as_deref() == Some(component_tag))
+            .cloned())
+    }
+
+    /// The id of the group whose component tag is `component_tag`.
+    pub async fn id_of(
+        &self,
+        ec2: &aws_sdk_ec2::Client,
+        owner: &str,
+        component_tag: &str,
+    ) -> Result<Option<String>, StepError> {
+        let g = self.find(ec2, owner, component_tag).await?;
+        Ok(g.and_then(|g| g.group_id().map(str::to_string)))
+    }
 }
 
 /// Finds the environment's VPC by its owner tag.
@@ -281,8 +327,7 @@ pub async fn observe(
             .await
             .map_err(|e| fail("DescribeAddresses", e))
     };
-    let (vpc, lg, role_arn, igws, eips) = tokio::join!(vpc_fut, lg_fut, role_fut, igw_fut, eip_fut);
-    o.role_arn = role_arn?;
+    let (vpc, lg, igws, eips) = tokio::join!(vpc_fut, lg_fut, igw_fut, eip_fut);
     o.log_group = lg?
         .log_groups()
         .iter()
@@ -311,6 +356,7 @@ pub async fn observe(
         if let Some(g) = igws?.internet_gateways().first() {
             o.igw = g.internet_gateway_id().map(|id| (id.to_string(), false));
         }
+        o.role_arn = role_fut.await?;
         return Ok(o);
     };
     for g in igws?.internet_gateways() {
@@ -415,9 +461,21 @@ pub async fn observe(
                 role_arn: f.deliver_logs_permission_arn().map(str::to_string),
                 max_aggregation_interval: f.max_aggregation_interval(),
                 log_format: f.log_format().map(str::to_string),
+                delivering: f.deliver_logs_status() != Some("FAILED"),
             });
         }
     }
+    // A flow log that delivers through our role proves the role exists: no GetRole needed.
+    let suffix = format!(":role/{role}");
+    o.role_arn = match o
+        .good_flow_log(&log_group)
+        .filter(|f| f.delivering)
+        .and_then(|f| f.role_arn.clone())
+        .filter(|a| a.ends_with(&suffix))
+    {
+        Some(arn) => Some(arn),
+        None => role_fut.await?,
+    };
     o.vpc_id = Some(vpc_id);
     o.vpc_cidr = Some(cidr);
     o.vpc_tags = vpc_tags;
@@ -592,61 +650,43 @@ async fn create_vpc(c: &Ctx<'_>, d: &DesiredNetwork) -> Result<String, StepError
     Ok(id)
 }
 
-/// Keeps the tags of the VPC and everything in it equal to the desired set (user and
-/// default tags update in place). The VPC's tags stand for all: when they are right, nothing
-/// is called; when not, one CreateTags/DeleteTags call covers every EC2 object.
+/// Keeps the tags of the VPC and everything in it, the flow-log group and its role equal to
+/// the desired set (user and default tags update in place). The VPC's tags stand for all:
+/// when they are right, nothing is called.
 async fn sync_tags(
     c: &Ctx<'_>,
     d: &DesiredNetwork,
     vpc_id: &str,
     o: &ObservedNetwork,
 ) -> Result<(), StepError> {
-    let have = &o.vpc_tags;
-    let want = &d.tags;
-    let stale: Vec<Tag> = have
-        .keys()
-        .filter(|k| {
-            !want.contains_key(*k)
-                && !k.starts_with("aws:")
-                && k.as_str() != COMPONENT_KEY
-                && k.as_str() != "Name"
-        })
-        .map(|k| Tag::builder().key(k).build())
-        .collect();
-    let changed: Vec<Tag> = want
-        .iter()
-        .filter(|(k, v)| have.get(*k) != Some(*v))
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
-    if stale.is_empty() && changed.is_empty() {
+    let diff = super::retag::TagDiff::between(&o.vpc_tags, &d.tags);
+    if diff.is_empty() {
         return Ok(());
     }
-    let mut ids: Vec<String> = vec![vpc_id.to_string()];
-    ids.extend(o.igw.iter().map(|(id, _)| id.clone()));
-    ids.extend(o.subnets.values().map(|s| s.id.clone()));
-    ids.extend(o.nats.values().map(|n| n.id.clone()));
-    ids.extend(o.route_tables.values().map(|t| t.id.clone()));
-    ids.extend(o.eips.values().map(|(id, _)| id.clone()));
-    ids.extend(o.flow_logs.iter().map(|f| f.id.clone()));
-    if !stale.is_empty() {
-        c.ec2
-            .delete_tags()
-            .set_resources(Some(ids.clone()))
-            .set_tags(Some(stale))
-            .send()
-            .await
-            .map_err(|e| fail("DeleteTags", e))?;
+    let mut t = super::retag::Targets {
+        ec2_ids: vec![vpc_id.to_string()],
+        log_group_arns: o.log_group.iter().map(|g| g.arn.clone()).collect(),
+        ..Default::default()
+    };
+    t.ec2_ids.extend(o.igw.iter().map(|(id, _)| id.clone()));
+    t.ec2_ids.extend(o.subnets.values().map(|s| s.id.clone()));
+    t.ec2_ids.extend(o.nats.values().map(|n| n.id.clone()));
+    t.ec2_ids
+        .extend(o.route_tables.values().map(|t| t.id.clone()));
+    t.ec2_ids.extend(o.eips.values().map(|(id, _)| id.clone()));
+    t.ec2_ids.extend(o.flow_logs.iter().map(|f| f.id.clone()));
+    if o.role_arn.is_some() {
+        t.iam_roles.push(flow_log_role_name(&d.name));
     }
-    if !changed.is_empty() {
-        c.ec2
-            .create_tags()
-            .set_resources(Some(ids))
-            .set_tags(Some(changed))
-            .send()
-            .await
-            .map_err(|e| fail("CreateTags", e))?;
-    }
-    Ok(())
+    let clients = super::retag::Clients {
+        ec2: c.ec2,
+        iam: c.iam,
+        logs: Some(c.logs),
+        kms: None,
+        eks: None,
+        rds: None,
+    };
+    super::retag::apply(&clients, &t, &diff).await
 }
 
 async fn ensure_igw(

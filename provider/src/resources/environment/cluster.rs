@@ -462,17 +462,7 @@ async fn ensure_role(
         match existing {
             Some(a) => a.clone(),
             None => {
-                let tags: Vec<aws_sdk_iam::types::Tag> = d
-                    .tags
-                    .iter()
-                    .filter_map(|(k, v)| {
-                        aws_sdk_iam::types::Tag::builder()
-                            .key(k)
-                            .value(v)
-                            .build()
-                            .ok()
-                    })
-                    .collect();
+                let tags: Vec<aws_sdk_iam::types::Tag> = super::retag::iam_tags(&d.tags);
                 match c
                     .iam
                     .create_role()
@@ -559,17 +549,7 @@ async fn ensure_kms_key(
     if let Some(k) = &o.kms_key_arn {
         return Ok(k.clone());
     }
-    let tags: Vec<aws_sdk_kms::types::Tag> = d
-        .tags
-        .iter()
-        .filter_map(|(k, v)| {
-            aws_sdk_kms::types::Tag::builder()
-                .tag_key(k)
-                .tag_value(v)
-                .build()
-                .ok()
-        })
-        .collect();
+    let tags: Vec<aws_sdk_kms::types::Tag> = super::retag::kms_tags(&d.tags);
     let r = call!(
         "CreateKey",
         c.kms
@@ -928,17 +908,7 @@ pub async fn converge(
                 .filter_map(|p| p.arn())
                 .any(|a| a.ends_with(&format!("oidc-provider/{host_path}")));
             if !found {
-                let tags: Vec<aws_sdk_iam::types::Tag> = d
-                    .tags
-                    .iter()
-                    .filter_map(|(k, v)| {
-                        aws_sdk_iam::types::Tag::builder()
-                            .key(k)
-                            .value(v)
-                            .build()
-                            .ok()
-                    })
-                    .collect();
+                let tags: Vec<aws_sdk_iam::types::Tag> = super::retag::iam_tags(&d.tags);
                 call!(
                     "CreateOpenIDConnectProvider",
                     c.iam

@@ -360,17 +360,7 @@ async fn ensure_monitoring_role(
                 }]
             })
             .to_string();
-            let tags: Vec<aws_sdk_iam::types::Tag> = d
-                .tags
-                .iter()
-                .filter_map(|(k, v)| {
-                    aws_sdk_iam::types::Tag::builder()
-                        .key(k)
-                        .value(v)
-                        .build()
-                        .ok()
-                })
-                .collect();
+            let tags: Vec<aws_sdk_iam::types::Tag> = super::retag::iam_tags(&d.tags);
             match c
                 .iam
                 .create_role()

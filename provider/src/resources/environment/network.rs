@@ -851,17 +851,7 @@ async fn ensure_flow_logs(
     let role_arn = match &o.role_arn {
         Some(a) => a.clone(),
         None => {
-            let tags: Vec<aws_sdk_iam::types::Tag> = d
-                .tags
-                .iter()
-                .filter_map(|(k, v)| {
-                    aws_sdk_iam::types::Tag::builder()
-                        .key(k)
-                        .value(v)
-                        .build()
-                        .ok()
-                })
-                .collect();
+            let tags: Vec<aws_sdk_iam::types::Tag> = super::retag::iam_tags(&d.tags);
             let r = c
                 .iam
                 .create_role()

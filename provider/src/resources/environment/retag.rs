@@ -45,6 +45,32 @@ impl TagDiff {
     }
 }
 
+/// Tags as IAM takes them (a pair IAM would refuse is left out; validation refuses it first).
+pub fn iam_tags(tags: &BTreeMap<String, String>) -> Vec<aws_sdk_iam::types::Tag> {
+    tags.iter()
+        .filter_map(|(k, v)| {
+            aws_sdk_iam::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .ok()
+        })
+        .collect()
+}
+
+/// Tags as KMS takes them.
+pub fn kms_tags(tags: &BTreeMap<String, String>) -> Vec<aws_sdk_kms::types::Tag> {
+    tags.iter()
+        .filter_map(|(k, v)| {
+            aws_sdk_kms::types::Tag::builder()
+                .tag_key(k)
+                .tag_value(v)
+                .build()
+                .ok()
+        })
+        .collect()
+}
+
 /// Every object of one side of the environment, by kind.
 #[derive(Debug, Clone, Default)]
 pub struct Targets {
@@ -110,17 +136,6 @@ pub async fn apply(c: &Clients<'_>, t: &Targets, diff: &TagDiff) -> Result<(), S
             )?;
         }
     }
-    let iam_tags = || -> Vec<aws_sdk_iam::types::Tag> {
-        set.iter()
-            .filter_map(|(k, v)| {
-                aws_sdk_iam::types::Tag::builder()
-                    .key(k)
-                    .value(v)
-                    .build()
-                    .ok()
-            })
-            .collect()
-    };
     for role in &t.iam_roles {
         if !rm.is_empty() {
             send!(
@@ -134,7 +149,10 @@ pub async fn apply(c: &Clients<'_>, t: &Targets, diff: &TagDiff) -> Result<(), S
         if !set.is_empty() {
             send!(
                 "TagRole",
-                c.iam.tag_role().role_name(role).set_tags(Some(iam_tags()))
+                c.iam
+                    .tag_role()
+                    .role_name(role)
+                    .set_tags(Some(iam_tags(set)))
             )?;
         }
     }
@@ -154,7 +172,7 @@ pub async fn apply(c: &Clients<'_>, t: &Targets, diff: &TagDiff) -> Result<(), S
                 c.iam
                     .tag_open_id_connect_provider()
                     .open_id_connect_provider_arn(arn)
-                    .set_tags(Some(iam_tags()))
+                    .set_tags(Some(iam_tags(set)))
             )?;
         }
     }
@@ -189,16 +207,7 @@ pub async fn apply(c: &Clients<'_>, t: &Targets, diff: &TagDiff) -> Result<(), S
                 )?;
             }
             if !set.is_empty() {
-                let tags = set
-                    .iter()
-                    .filter_map(|(k, v)| {
-                        aws_sdk_kms::types::Tag::builder()
-                            .tag_key(k)
-                            .tag_value(v)
-                            .build()
-                            .ok()
-                    })
-                    .collect();
+                let tags = kms_tags(set);
                 send!(
                     "TagResource",
                     kms.tag_resource().key_id(key).set_tags(Some(tags))

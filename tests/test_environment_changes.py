@@ -18,7 +18,7 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def hcl(tags: str = 'team = "platform"', engine: str = "postgres", db: str = "", instance_type: str = "t3.large") -> str:
+def hcl(tags: str = 'team = "platform"', engine: str = "postgres", db: str = "", instance_type: str = "t3.large", cluster: str = "") -> str:
     return f"""
 resource "platform_environment" "e" {{
   name               = "{ENV}"
@@ -27,6 +27,7 @@ resource "platform_environment" "e" {{
   tags               = {{ {tags} }}
 
   cluster {{
+{cluster}
   }}
 
   node_groups {{
@@ -103,6 +104,19 @@ def test_changes_after_creation(tf, clean_moto):
         assert tags.get("platform:owner") == OWNER, (what, tags)
     assert tf.plan() == 0, tf.last.output
     tags = 'cost-center = "42", owner-team = "data"'
+
+    # What EKS cannot do is refused at plan time, at the attribute, with no AWS write.
+    other_key = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-000000000000"
+    for cluster, message in [
+        ('    version = "1.30"', "EKS cannot downgrade a cluster"),
+        ('    version = "1.34"', "EKS upgrades one minor version at a time"),
+        (f'    secrets_kms_key_arn = "{other_key}"', "EKS cannot change a cluster's secrets encryption key"),
+    ]:
+        tf.write_config(hcl(tags=tags, cluster=cluster), endpoint=moto.endpoint)
+        result = tf.run("plan", "-no-color", check=False)
+        assert result.returncode != 0 and message in flat(result.output), result.output
+        assert cluster.strip() in flat(result.output)  # Terraform quotes the attribute's line
+    assert moto.client("eks").describe_cluster(name=ENV)["cluster"]["version"] == "1.32"
 
     # Engine change under deletion protection: refused at plan, pointing at the attribute; nothing touched.
     tf.write_config(hcl(tags=tags, db="    deletion_protection = true"), endpoint=moto.endpoint)

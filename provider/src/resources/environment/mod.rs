@@ -1055,7 +1055,20 @@ fn plan_cluster(prior: &Value, config: &Value, planned: &mut Value, diags: &mut 
         };
         planned.set_attr(k, v);
     }
+    check_version_change(prior, planned, cluster_gone, diags);
     if let Some(k) = cfg_cl.get("secrets_kms_key_arn").as_str() {
+        match prior.get("cluster_secrets_kms_key_arn").as_str() {
+            Some(had) if !cluster_gone && had != k => diags.error_at(
+                AttributePath::root("cluster")
+                    .index(0)
+                    .attr("secrets_kms_key_arn"),
+                "EKS cannot change a cluster's secrets encryption key",
+                format!(
+                    "The cluster's Kubernetes secrets are encrypted with {had}; EKS cannot switch an encrypted cluster to another key, and replacing the cluster would replace every node group with it. Keep secrets_kms_key_arn = {had:?}, or replace the cluster on purpose: remove the cluster and node_groups blocks, apply, then add them back with the new key."
+                ),
+            ),
+            _ => {}
+        }
         planned.set_attr("cluster_secrets_kms_key_arn", Value::from(k));
     }
     planned.set_attr(
@@ -1134,6 +1147,49 @@ fn plan_cluster(prior: &Value, config: &Value, planned: &mut Value, diags: &mut 
         }
     }
     planned.set_attr("node_group_arns", Value::Map(arns));
+}
+
+/// EKS upgrades a cluster one minor version at a time and never downgrades: say so at plan
+/// time rather than fail half-way through an apply.
+fn check_version_change(
+    prior: &Value,
+    planned: &Value,
+    cluster_gone: bool,
+    diags: &mut Diagnostics,
+) {
+    let minor = |v: &Value| {
+        v.as_str()
+            .and_then(|s| s.strip_prefix("1."))
+            .and_then(|m| m.parse::<i64>().ok())
+    };
+    let (had, want) = (
+        single_block(prior, "cluster").get("version"),
+        single_block(planned, "cluster").get("version"),
+    );
+    let (Some(a), Some(b)) = (minor(had), minor(want)) else {
+        return;
+    };
+    if cluster_gone || a == b {
+        return;
+    }
+    let path = AttributePath::root("cluster").index(0).attr("version");
+    let (had, want) = (had.as_str().unwrap_or("?"), want.as_str().unwrap_or("?"));
+    if b < a {
+        diags.error_at(
+            path,
+            "EKS cannot downgrade a cluster",
+            format!("The cluster runs Kubernetes {had}; EKS cannot go back to {want}. Keep version = {had:?} (or a later version)."),
+        );
+    } else if b > a + 1 {
+        diags.error_at(
+            path,
+            "EKS upgrades one minor version at a time",
+            format!(
+                "The cluster runs Kubernetes {had}; EKS cannot go straight to {want}. Apply version = \"1.{}\" first, then the next, up to {want}.",
+                a + 1
+            ),
+        );
+    }
 }
 
 /// Plans the database side: defaults shown, identifier and port known, ids kept or unknown.

@@ -211,8 +211,8 @@ async fn sync_tags(
     apply(&clients, &t, &diff).await
 }
 
-/// A batched look at the cluster side: one call per kind, concurrently, plus one
-/// DescribeNodegroup per node group (EKS has no batch describe).
+/// A batched look at the cluster side: one call per kind, concurrently, then for an existing
+/// cluster its node group list and one DescribeNodegroup per group (EKS has no batch describe).
 pub async fn observe(
     c: &Ctx<'_>,
     env: &str,
@@ -221,13 +221,12 @@ pub async fn observe(
 ) -> Result<ObservedCluster, StepError> {
     let lg = log_group_name(env);
     let (cluster_role, node_role) = (cluster_role_name(env), node_role_name(env));
-    let (lgs, cluster, ngs, sgs, key, oidc, lts) = tokio::join!(
+    let (lgs, cluster, sgs, key, oidc, lts) = tokio::join!(
         c.logs
             .describe_log_groups()
             .log_group_name_prefix(&lg)
             .send(),
         c.eks.describe_cluster().name(env).send(),
-        c.eks.list_nodegroups().cluster_name(env).send(),
         sgs.id_of(c.ec2, owner, "sg/eks-nodes"),
         c.kms.describe_key().key_id(kms_alias(env)).send(),
         c.iam.list_open_id_connect_providers().send(),
@@ -348,7 +347,9 @@ pub async fn observe(
             .map(str::to_string);
     }
     if o.cluster.is_some() {
-        let names = match ngs {
+        // Only for a cluster that exists: (moto answers ListNodegroups for a missing cluster
+        // with HTTP 500, which the SDK retries with backoff.)
+        let names = match c.eks.list_nodegroups().cluster_name(env).send().await {
             Ok(r) => r.nodegroups().to_vec(),
             Err(e) if code(&e) == Some("ResourceNotFoundException") => Vec::new(),
             Err(e) => return Err(StepError::new("ListNodegroups", describe(&e))),

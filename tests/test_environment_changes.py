@@ -91,6 +91,14 @@ def test_changes_after_creation(tf, clean_moto):
     before = every_tag_set(moto, vals)
     assert all(t.get("team") == "platform" and t.get("platform:owner") == OWNER for t in before.values()), before
 
+    # The node role deleted out of band: refresh trusts a role its node group points at, so the plan
+    # does not show it, but the next apply finds it gone and re-creates it (with its policies).
+    iam = moto.client("iam")
+    node_role = f"{ENV}-eks-node"
+    for p in iam.list_attached_role_policies(RoleName=node_role)["AttachedPolicies"]:
+        iam.detach_role_policy(RoleName=node_role, PolicyArn=p["PolicyArn"])
+    iam.delete_role(RoleName=node_role)
+
     # Tags: one edit updates every object in place (a key changed, one added, one removed).
     tf.write_config(hcl(tags='cost-center = "42", owner-team = "data"'), endpoint=moto.endpoint)
     plan = tf.plan_json()
@@ -104,6 +112,8 @@ def test_changes_after_creation(tf, clean_moto):
         assert tags.get("platform:owner") == OWNER, (what, tags)
     assert tf.plan() == 0, tf.last.output
     tags = 'cost-center = "42", owner-team = "data"'
+    attached = {p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=node_role)["AttachedPolicies"]}
+    assert attached == {"AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"}
 
     # What EKS cannot do is refused at plan time, at the attribute, with no AWS write.
     other_key = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-000000000000"

@@ -459,10 +459,35 @@ async fn ensure_role(
     policies: &[&str],
     existing: &Option<String>,
 ) -> Result<String, StepError> {
+    // The policies attached to a role we believe exists; this call also finds a role deleted
+    // out of band (observation trusts a role its user points at), which is then re-created.
+    let mut attached: Option<Vec<String>> = None;
+    if existing.is_some() {
+        match c
+            .iam
+            .list_attached_role_policies()
+            .role_name(name)
+            .send()
+            .await
+        {
+            Ok(r) => {
+                attached = Some(
+                    r.attached_policies()
+                        .iter()
+                        .filter_map(|a| a.policy_arn().map(str::to_string))
+                        .collect(),
+                )
+            }
+            Err(e) if code(&e) == Some("NoSuchEntity") => {
+                tracing::warn!(target: TARGET, role = name, "role deleted out of band; re-creating it");
+            }
+            Err(e) => return Err(StepError::new("ListAttachedRolePolicies", describe(&e))),
+        }
+    }
     let arn =
-        match existing {
-            Some(a) => a.clone(),
-            None => {
+        match (existing, &attached) {
+            (Some(a), Some(_)) => a.clone(),
+            _ => {
                 let tags: Vec<aws_sdk_iam::types::Tag> = super::retag::iam_tags(&d.tags);
                 match c
                     .iam
@@ -481,17 +506,20 @@ async fn ensure_role(
                 }
             }
         };
-    let attached = call!(
-        "ListAttachedRolePolicies",
-        c.iam.list_attached_role_policies().role_name(name).send()
-    )?;
+    let attached = match attached {
+        Some(a) => a,
+        None => call!(
+            "ListAttachedRolePolicies",
+            c.iam.list_attached_role_policies().role_name(name).send()
+        )?
+        .attached_policies()
+        .iter()
+        .filter_map(|a| a.policy_arn().map(str::to_string))
+        .collect(),
+    };
     for p in policies {
         let parn = format!("arn:{}:iam::aws:policy/{p}", c.partition);
-        if !attached
-            .attached_policies()
-            .iter()
-            .any(|a| a.policy_arn() == Some(parn.as_str()))
-        {
+        if !attached.contains(&parn) {
             call!(
                 "AttachRolePolicy",
                 c.iam

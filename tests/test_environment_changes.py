@@ -91,13 +91,14 @@ def test_changes_after_creation(tf, clean_moto):
     before = every_tag_set(moto, vals)
     assert all(t.get("team") == "platform" and t.get("platform:owner") == OWNER for t in before.values()), before
 
-    # The node role deleted out of band: refresh trusts a role its node group points at, so the plan
-    # does not show it, but the next apply finds it gone and re-creates it (with its policies).
+    # The node and monitoring roles deleted out of band: refresh trusts a role its user points at, so
+    # the plan does not show it, but the next apply finds them gone and re-creates them (with policies).
     iam = moto.client("iam")
     node_role = f"{ENV}-eks-node"
-    for p in iam.list_attached_role_policies(RoleName=node_role)["AttachedPolicies"]:
-        iam.detach_role_policy(RoleName=node_role, PolicyArn=p["PolicyArn"])
-    iam.delete_role(RoleName=node_role)
+    for role in (node_role, f"{ENV}-rds-monitoring"):
+        for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+            iam.detach_role_policy(RoleName=role, PolicyArn=p["PolicyArn"])
+        iam.delete_role(RoleName=role)
 
     # Tags: one edit updates every object in place (a key changed, one added, one removed).
     tf.write_config(hcl(tags='cost-center = "42", owner-team = "data"'), endpoint=moto.endpoint)
@@ -114,6 +115,8 @@ def test_changes_after_creation(tf, clean_moto):
     tags = 'cost-center = "42", owner-team = "data"'
     attached = {p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=node_role)["AttachedPolicies"]}
     assert attached == {"AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"}
+    attached = iam.list_attached_role_policies(RoleName=f"{ENV}-rds-monitoring")["AttachedPolicies"]
+    assert [p["PolicyName"] for p in attached] == ["AmazonRDSEnhancedMonitoringRole"]
 
     # What EKS cannot do is refused at plan time, at the attribute, with no AWS write.
     other_key = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-000000000000"

@@ -348,50 +348,54 @@ async fn ensure_monitoring_role(
     o: &ObservedDatabase,
 ) -> Result<String, StepError> {
     let name = monitoring_role_name(&d.env);
-    let arn = match &o.monitoring_role_arn {
-        Some(a) => a.clone(),
-        None => {
-            let trust = serde_json::json!({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Effect": "Allow",
-                    "Principal": {"Service": "monitoring.rds.amazonaws.com"},
-                    "Action": "sts:AssumeRole"
-                }]
-            })
-            .to_string();
-            let tags: Vec<aws_sdk_iam::types::Tag> = super::retag::iam_tags(&d.tags);
-            match c
-                .iam
-                .create_role()
-                .role_name(&name)
-                .assume_role_policy_document(trust)
-                .set_tags(Some(tags))
-                .send()
-                .await
-            {
-                Ok(r) => r.role().map(|r| r.arn().to_string()).unwrap_or_default(),
-                Err(e) if code(&e) == Some("EntityAlreadyExists") => {
-                    call!("GetRole", c.iam.get_role().role_name(&name).send())?
-                        .role()
-                        .map(|r| r.arn().to_string())
-                        .unwrap_or_default()
-                }
-                Err(e) => return Err(StepError::new("CreateRole", describe(&e))),
-            }
-        }
-    };
-    call!(
-        "AttachRolePolicy",
+    let policy = format!("arn:{}:iam::aws:policy/{MONITORING_POLICY}", c.partition);
+    let attach = || {
         c.iam
             .attach_role_policy()
             .role_name(&name)
-            .policy_arn(format!(
-                "arn:{}:iam::aws:policy/{MONITORING_POLICY}",
-                c.partition
-            ))
+            .policy_arn(&policy)
             .send()
-    )?;
+    };
+    if let Some(a) = &o.monitoring_role_arn {
+        // Also finds a role deleted out of band (observation trusts the role the instance
+        // points at): it is re-created below.
+        match attach().await {
+            Ok(_) => return Ok(a.clone()),
+            Err(e) if code(&e) == Some("NoSuchEntity") => {
+                tracing::warn!(target: TARGET, role = %name, "role deleted out of band; re-creating it");
+            }
+            Err(e) => return Err(StepError::new("AttachRolePolicy", describe(&e))),
+        }
+    }
+    let trust = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "monitoring.rds.amazonaws.com"},
+            "Action": "sts:AssumeRole"
+        }]
+    })
+    .to_string();
+    let tags: Vec<aws_sdk_iam::types::Tag> = super::retag::iam_tags(&d.tags);
+    let arn = match c
+        .iam
+        .create_role()
+        .role_name(&name)
+        .assume_role_policy_document(trust)
+        .set_tags(Some(tags))
+        .send()
+        .await
+    {
+        Ok(r) => r.role().map(|r| r.arn().to_string()).unwrap_or_default(),
+        Err(e) if code(&e) == Some("EntityAlreadyExists") => {
+            call!("GetRole", c.iam.get_role().role_name(&name).send())?
+                .role()
+                .map(|r| r.arn().to_string())
+                .unwrap_or_default()
+        }
+        Err(e) => return Err(StepError::new("CreateRole", describe(&e))),
+    };
+    call!("AttachRolePolicy", attach())?;
     Ok(arn)
 }
 

@@ -25,6 +25,17 @@ impl StepError {
     }
 }
 
+/// A waiter's end as a `StepError`: a failed poll keeps its own step; a timeout or a stop
+/// request is the step `wait`, with the message saying what was awaited.
+impl From<super::wait::WaitError<StepError>> for StepError {
+    fn from(e: super::wait::WaitError<StepError>) -> StepError {
+        match e {
+            super::wait::WaitError::Failed(s) => s,
+            other => StepError::new("wait", other.to_string()),
+        }
+    }
+}
+
 /// An SDK error as a `StepError` named after the operation `step`.
 pub fn fail<E>(step: &str, e: SdkError<E, Response>) -> StepError
 where

@@ -756,14 +756,7 @@ async fn wait_cluster_active(c: &Ctx<'_>, name: &str) -> Result<(), StepError> {
         },
     )
     .await
-    .map_err(wait_err)
-}
-
-fn wait_err(e: wait::WaitError<StepError>) -> StepError {
-    match e {
-        wait::WaitError::Failed(s) => s,
-        other => StepError::new("wait", other.to_string()),
-    }
+    .map_err(StepError::from)
 }
 
 /// Cluster endpoint settings as EKS wants them: public access only with explicit CIDRs.
@@ -1184,7 +1177,7 @@ async fn wait_node_group(c: &Ctx<'_>, cluster: &str, ng: &str) -> Result<(), Ste
         },
     )
     .await
-    .map_err(wait_err)
+    .map_err(StepError::from)
 }
 
 async fn delete_node_groups(
@@ -1227,7 +1220,7 @@ async fn delete_node_groups(
             },
         )
         .await
-        .map_err(wait_err)?;
+        .map_err(StepError::from)?;
         if let Some((id, _)) = o.launch_templates.get(n) {
             match c
                 .ec2
@@ -1285,7 +1278,7 @@ pub async fn delete(c: &Ctx<'_>, env: &str) -> Result<(), StepError> {
             },
         )
         .await
-        .map_err(wait_err)?;
+        .map_err(StepError::from)?;
     }
     if let Some(arn) = &o.oidc_provider_arn {
         match c
@@ -1302,21 +1295,7 @@ pub async fn delete(c: &Ctx<'_>, env: &str) -> Result<(), StepError> {
     }
     if let Some(sg) = &o.node_sg_id {
         // ENIs of the deleted cluster and nodes may hold the group for a while.
-        wait::until(
-            &format!("security group {sg} to be deletable"),
-            c.timeout,
-            c.cancel,
-            || async {
-                match c.ec2.delete_security_group().group_id(sg).send().await {
-                    Ok(_) => Ok(Some(())),
-                    Err(e) if code(&e) == Some("InvalidGroup.NotFound") => Ok(Some(())),
-                    Err(e) if code(&e) == Some("DependencyViolation") => Ok(None),
-                    Err(e) => Err(StepError::new("DeleteSecurityGroup", describe(&e))),
-                }
-            },
-        )
-        .await
-        .map_err(wait_err)?;
+        super::network::delete_security_group(c.ec2, sg, c.timeout, c.cancel).await?;
     }
     if o.log_group_retention.is_some() {
         match c

@@ -426,10 +426,7 @@ async fn wait_available(c: &Ctx<'_>, id: &str) -> Result<(), StepError> {
         },
     )
     .await
-    .map_err(|e| match e {
-        wait::WaitError::Failed(s) => s,
-        other => StepError::new("wait", other.to_string()),
-    })
+    .map_err(StepError::from)
 }
 
 pub async fn converge(
@@ -681,10 +678,7 @@ async fn delete_instance(
         },
     )
     .await
-    .map_err(|e| match e {
-        wait::WaitError::Failed(s) => s,
-        other => StepError::new("wait", other.to_string()),
-    })?;
+    .map_err(StepError::from)?;
     Ok(())
 }
 
@@ -711,24 +705,7 @@ pub async fn delete(c: &Ctx<'_>, env: &str, skip_final_snapshot: bool) -> Result
         }
     }
     if let Some(sg) = &o.sg_id {
-        wait::until(
-            &format!("security group {sg} to be deletable"),
-            c.timeout,
-            c.cancel,
-            || async {
-                match c.ec2.delete_security_group().group_id(sg).send().await {
-                    Ok(_) => Ok(Some(())),
-                    Err(e) if code(&e) == Some("InvalidGroup.NotFound") => Ok(Some(())),
-                    Err(e) if code(&e) == Some("DependencyViolation") => Ok(None),
-                    Err(e) => Err(StepError::new("DeleteSecurityGroup", describe(&e))),
-                }
-            },
-        )
-        .await
-        .map_err(|e| match e {
-            wait::WaitError::Failed(s) => s,
-            other => StepError::new("wait", other.to_string()),
-        })?;
+        super::network::delete_security_group(c.ec2, sg, c.timeout, c.cancel).await?;
     }
     super::network::delete_role(c.iam, &monitoring_role_name(env)).await
 }

@@ -1066,10 +1066,7 @@ async fn wait_nat(c: &Ctx<'_>, id: &str, want: NatGatewayState) -> Result<(), St
         }
     })
     .await
-    .map_err(|e| match e {
-        wait::WaitError::Failed(s) => s,
-        other => StepError::new("wait", other.to_string()),
-    })
+    .map_err(StepError::from)
 }
 
 /// A route table with its 0.0.0.0/0 route to `target` (IGW or NAT) and exactly the given
@@ -1375,6 +1372,31 @@ pub async fn delete(c: &Ctx<'_>, env: &str, owner: &str) -> Result<(), StepError
         delete_role(c.iam, &flow_log_role_name(env)).await?;
     }
     Ok(())
+}
+
+/// Deletes a security group, retrying while ENIs of deleted clusters, nodes or databases
+/// still hold it (DependencyViolation), up to `timeout`.
+pub async fn delete_security_group(
+    ec2: &aws_sdk_ec2::Client,
+    sg: &str,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), StepError> {
+    wait::until(
+        &format!("security group {sg} to be deletable"),
+        timeout,
+        cancel,
+        || async {
+            match ec2.delete_security_group().group_id(sg).send().await {
+                Ok(_) => Ok(Some(())),
+                Err(e) if code(&e) == Some("InvalidGroup.NotFound") => Ok(Some(())),
+                Err(e) if code(&e) == Some("DependencyViolation") => Ok(None),
+                Err(e) => Err(fail("DeleteSecurityGroup", e)),
+            }
+        },
+    )
+    .await
+    .map_err(StepError::from)
 }
 
 /// Deletes an IAM role after removing its inline policies and detaching managed ones.

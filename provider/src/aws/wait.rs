@@ -5,6 +5,38 @@ use std::future::Future;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// Terraform-style durations for `timeouts` blocks: `90s`, `30m`, `1h30m`.
+pub fn duration(s: &str) -> Result<Duration, String> {
+    let mut total = 0u64;
+    let mut num = String::new();
+    if s.is_empty() {
+        return Err("is empty".into());
+    }
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("{s:?} is not a duration like \"30m\" or \"1h30m\""))?;
+        num.clear();
+        total += match c {
+            'h' => n * 3600,
+            'm' => n * 60,
+            's' => n,
+            _ => return Err(format!("{s:?} has an unknown unit {c:?} (use h, m or s)")),
+        };
+    }
+    if !num.is_empty() {
+        return Err(format!("{s:?} needs a unit (h, m or s)"));
+    }
+    if total == 0 {
+        return Err(format!("{s:?} must be longer than zero"));
+    }
+    Ok(Duration::from_secs(total))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum WaitError<E> {
     #[error("timed out after {0:?} waiting for {1}")]
@@ -51,6 +83,17 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert!(duration("10").is_err());
+        assert!(duration("30").is_err());
+        assert!(duration("5d").is_err());
+        assert!(duration("0s").is_err());
+    }
 
     // Real time, kept short: tokio's paused clock needs the `test-util` feature, which would
     // rebuild tokio and the AWS SDK for tests.

@@ -5,7 +5,6 @@
 use super::cidr;
 use crate::framework::{AttributePath, Diagnostics, Value};
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 /// Retention periods CloudWatch Logs accepts.
 pub const RETENTION_DAYS: &[i64] = &[
@@ -58,37 +57,7 @@ pub fn kms_key_arn(arn: &str) -> Result<(), String> {
     }
 }
 
-/// Durations like `90s`, `30m`, `1h`, `1h30m`.
-pub fn duration(s: &str) -> Result<Duration, String> {
-    let mut total = 0u64;
-    let mut num = String::new();
-    if s.is_empty() {
-        return Err("is empty".into());
-    }
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("{s:?} is not a duration like \"30m\" or \"1h\""))?;
-        num.clear();
-        total += match c {
-            's' => n,
-            'm' => n * 60,
-            'h' => n * 3600,
-            _ => return Err(format!("{s:?} has unit {c:?}; use s, m or h")),
-        };
-    }
-    if !num.is_empty() {
-        return Err(format!("{s:?} lacks a unit (s, m or h)"));
-    }
-    if total == 0 {
-        return Err("must be longer than zero".into());
-    }
-    Ok(Duration::from_secs(total))
-}
+pub use crate::aws::wait::duration;
 
 fn number(v: &Value) -> Option<Result<i64, String>> {
     match v {
@@ -660,14 +629,5 @@ mod tests {
             ("availability_zones", Value::Unknown),
         ]);
         assert!(config(&v).is_empty());
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(duration("30m"), Ok(Duration::from_secs(1800)));
-        assert_eq!(duration("1h30m"), Ok(Duration::from_secs(5400)));
-        assert!(duration("10").is_err());
-        assert!(duration("5d").is_err());
-        assert!(duration("0s").is_err());
     }
 }

@@ -2,7 +2,6 @@
 //! none of them, and AWS only rejects them half-way through an apply).
 
 use crate::framework::{AttributePath, Diagnostics, Value};
-use std::time::Duration;
 
 /// Tags on OUs, accounts and policies: at most 45 user tags (Organizations allows 50 and
 /// the provider adds its own), no reserved prefixes, AWS's key/value lengths.
@@ -125,37 +124,7 @@ pub fn parent_id(id: &str) -> Result<(), String> {
     Err("is not a root id (r-xxxx) or an organizational unit id (ou-xxxx-xxxxxxxx)".into())
 }
 
-/// Terraform-style durations: `90s`, `30m`, `1h30m`.
-pub fn duration(s: &str) -> Result<Duration, String> {
-    let mut total = 0u64;
-    let mut num = String::new();
-    if s.is_empty() {
-        return Err("is empty".into());
-    }
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("{s:?} is not a duration like \"30m\" or \"1h30m\""))?;
-        num.clear();
-        total += match c {
-            'h' => n * 3600,
-            'm' => n * 60,
-            's' => n,
-            _ => return Err(format!("{s:?} has an unknown unit {c:?} (use h, m or s)")),
-        };
-    }
-    if !num.is_empty() {
-        return Err(format!("{s:?} needs a unit (h, m or s)"));
-    }
-    if total == 0 {
-        return Err(format!("{s:?} must be longer than zero"));
-    }
-    Ok(Duration::from_secs(total))
-}
+pub use crate::aws::wait::duration;
 
 #[cfg(test)]
 mod tests {
@@ -204,14 +173,5 @@ mod tests {
         assert!(parent_id("ou-ab12").is_err());
         assert!(parent_id("root").is_err());
         assert!(parent_id("r-AB12").is_err());
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(duration("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(duration("1h30m"), Ok(Duration::from_secs(5400)));
-        assert!(duration("30").is_err());
-        assert!(duration("5d").is_err());
-        assert!(duration("0s").is_err());
     }
 }

@@ -28,6 +28,21 @@ pub fn merged(
     all
 }
 
+/// The planned `tags_all`: [`merged`] once the name and the tags are known, else unknown.
+pub fn planned_all(
+    default_tags: &BTreeMap<String, String>,
+    name: &Value,
+    tags: &Value,
+    resource_type: &str,
+) -> Value {
+    match (name, tags) {
+        (Value::String(n), t) if t.is_wholly_known() => {
+            Value::string_map(merged(default_tags, &t.to_string_map(), resource_type, n))
+        }
+        _ => Value::Unknown,
+    }
+}
+
 /// The user's own tags out of a full tag set read from AWS: platform tags and tags equal
 /// to a default tag are dropped, so import and read produce what the user wrote.
 pub fn user_tags(

@@ -1462,15 +1462,7 @@ impl Resource for Environment {
             },
         );
         planned.set_attr("flow_log_traffic_type", Value::from("ALL"));
-        let tags_all = match (&name, planned.get("tags")) {
-            (Value::String(n), t) if t.is_wholly_known() => Value::string_map(tags::merged(
-                &aws.default_tags,
-                &t.to_string_map(),
-                TYPE_NAME,
-                n,
-            )),
-            _ => Value::Unknown,
-        };
+        let tags_all = tags::planned_all(&aws.default_tags, &name, planned.get("tags"), TYPE_NAME);
         planned.set_attr("tags_all", tags_all);
         plan_cluster(prior, &req.config, planned, diags);
         plan_database(prior, &req.config, planned, diags);

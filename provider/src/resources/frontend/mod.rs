@@ -497,15 +497,12 @@ impl Resource for Frontend {
             _ => Value::Unknown,
         };
         planned.set_attr("bucket_policy", policy);
-        let tags_all = match (str_attr(planned, "name"), planned.get("tags")) {
-            (Some(n), t) if t.is_wholly_known() => Value::string_map(tags::merged(
-                &aws.default_tags,
-                &t.to_string_map(),
-                TYPE_NAME,
-                &n,
-            )),
-            _ => Value::Unknown,
-        };
+        let tags_all = tags::planned_all(
+            &aws.default_tags,
+            planned.get("name"),
+            planned.get("tags"),
+            TYPE_NAME,
+        );
         planned.set_attr("tags_all", tags_all);
         for (g, _) in GUARANTEES {
             planned.set_attr(g, Value::Bool(true));

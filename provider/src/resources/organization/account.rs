@@ -378,15 +378,12 @@ impl Resource for OrgAccount {
             _ => Value::Unknown,
         };
         planned.set_attr("access_role_arn", arn);
-        let tags_all = match (planned.get("name"), planned.get("tags")) {
-            (Value::String(n), t) if t.is_wholly_known() => Value::string_map(tags::merged(
-                &aws.default_tags,
-                &t.to_string_map(),
-                TYPE_NAME,
-                n,
-            )),
-            _ => Value::Unknown,
-        };
+        let tags_all = tags::planned_all(
+            &aws.default_tags,
+            planned.get("name"),
+            planned.get("tags"),
+            TYPE_NAME,
+        );
         planned.set_attr("tags_all", tags_all);
     }
 

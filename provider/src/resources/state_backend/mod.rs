@@ -264,15 +264,8 @@ impl Resource for StateBackend {
             _ => Value::Unknown,
         };
         planned.set_attr("lock_table_arn", table_arn);
-        let tags_all = match (&bucket, planned.get("tags")) {
-            (Value::String(b), t) if t.is_wholly_known() => Value::string_map(tags::merged(
-                &aws.default_tags,
-                &t.to_string_map(),
-                TYPE_NAME,
-                b,
-            )),
-            _ => Value::Unknown,
-        };
+        let tags_all =
+            tags::planned_all(&aws.default_tags, &bucket, planned.get("tags"), TYPE_NAME);
         planned.set_attr("tags_all", tags_all);
         let kms = planned.get("kms_key_arn").clone();
         let backend = if bucket.is_unknown() || table.is_unknown() || kms.is_unknown() {

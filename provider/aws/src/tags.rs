@@ -1,0 +1,143 @@
+//! Tagging: every AWS object a composite creates carries `platform:managed-by` and
+//! `platform:owner = <resource type>/<name>`, plus the user's default and own tags.
+
+use std::collections::BTreeMap;
+use tfplugin_framework::{AttributePath, Diagnostics, Value};
+
+pub const MANAGED_BY_KEY: &str = "platform:managed-by";
+pub const MANAGED_BY_VALUE: &str = "platformkit";
+pub const OWNER_KEY: &str = "platform:owner";
+
+/// The owner tag value for a composite.
+pub fn owner(resource_type: &str, name: &str) -> String {
+    format!("{resource_type}/{name}")
+}
+
+/// Default tags, then resource tags (which win), then the platform tags (which nobody
+/// may override: adoption after a crash relies on them).
+pub fn merged(
+    default_tags: &BTreeMap<String, String>,
+    tags: &BTreeMap<String, String>,
+    resource_type: &str,
+    name: &str,
+) -> BTreeMap<String, String> {
+    let mut all = default_tags.clone();
+    all.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+    all.insert(MANAGED_BY_KEY.to_string(), MANAGED_BY_VALUE.to_string());
+    all.insert(OWNER_KEY.to_string(), owner(resource_type, name));
+    all
+}
+
+/// The planned `tags_all`: [`merged`] once the name and the tags are known, else unknown.
+pub fn planned_all(
+    default_tags: &BTreeMap<String, String>,
+    name: &Value,
+    tags: &Value,
+    resource_type: &str,
+) -> Value {
+    match (name, tags) {
+        (Value::String(n), t) if t.is_wholly_known() => {
+            Value::string_map(merged(default_tags, &t.to_string_map(), resource_type, n))
+        }
+        _ => Value::Unknown,
+    }
+}
+
+/// The user's own tags out of a full tag set read from AWS: platform tags and tags equal
+/// to a default tag are dropped, so import and read produce what the user wrote.
+pub fn user_tags(
+    all: &BTreeMap<String, String>,
+    default_tags: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    all.iter()
+        .filter(|(k, _)| !k.starts_with("platform:"))
+        .filter(|(k, v)| default_tags.get(*k) != Some(v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Checks user tags (`map(string)` at `path`) against AWS's limits and the keys the provider
+/// reserves: at most `max` tags (`note` says why, in the message), keys of 1 to 128 and
+/// values of at most 256 characters, no `platform:` or `aws:` keys.
+pub fn validate(path: AttributePath, tags: &Value, max: usize, note: &str, d: &mut Diagnostics) {
+    let Some(entries) = tags.entries() else {
+        return;
+    };
+    if entries.len() > max {
+        d.error_at(
+            path.clone(),
+            "Too many tags",
+            format!("At most {max} tags{note}; got {}.", entries.len()),
+        );
+    }
+    for (k, v) in entries {
+        let p = path.clone().key(k);
+        if k.starts_with("platform:") || k.starts_with("aws:") {
+            d.error_at(
+                p.clone(),
+                "Reserved tag key",
+                format!("Tag key {k:?} is reserved: \"platform:\" keys are set by the provider and \"aws:\" keys by AWS."),
+            );
+        }
+        if k.is_empty() || k.chars().count() > 128 {
+            d.error_at(
+                p.clone(),
+                "Invalid tag key",
+                "Tag keys are 1 to 128 characters.",
+            );
+        }
+        if v.as_str().is_some_and(|v| v.chars().count() > 256) {
+            d.error_at(
+                p,
+                "Invalid tag value",
+                "Tag values are at most 256 characters.",
+            );
+        }
+    }
+}
+
+/// An error for each key of the user tags at `path` that the provider reserves (`platform:`,
+/// `aws:`).
+pub fn reserved_keys(path: AttributePath, tags: &Value, d: &mut Diagnostics) {
+    let Some(m) = tags.entries() else { return };
+    for k in m.keys() {
+        if k.starts_with("platform:") || k.starts_with("aws:") {
+            d.error_at(
+                path.clone().key(k),
+                "Reserved tag key",
+                format!("Tag keys starting with `platform:` or `aws:` are reserved; {k:?} cannot be set."),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(p: &[(&str, &str)]) -> BTreeMap<String, String> {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn resource_tags_override_defaults_but_not_platform_tags() {
+        let all = merged(
+            &m(&[("team", "a"), ("env", "dev")]),
+            &m(&[("team", "b"), ("platform:owner", "evil")]),
+            "platform_state_backend",
+            "x",
+        );
+        assert_eq!(all["team"], "b");
+        assert_eq!(all["env"], "dev");
+        assert_eq!(all["platform:owner"], "platform_state_backend/x");
+        assert_eq!(all["platform:managed-by"], "platformkit");
+    }
+
+    #[test]
+    fn user_tags_strip_platform_and_defaults() {
+        let all = m(&[("team", "b"), ("env", "dev"), ("platform:owner", "o")]);
+        assert_eq!(user_tags(&all, &m(&[("env", "dev")])), m(&[("team", "b")]));
+    }
+}

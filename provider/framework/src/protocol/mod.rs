@@ -1,0 +1,712 @@
+//! The tfplugin6 `Provider` gRPC service: decodes requests, calls the framework and the
+//! resources, encodes responses. Every RPC is logged at debug with its duration.
+
+pub mod convert;
+
+#[allow(clippy::all, clippy::pedantic, missing_docs)]
+pub mod pb {
+    tonic::include_proto!("tfplugin6");
+}
+
+use crate::{plan, DataSource, Diagnostics, PlanRequest, Provider, Resource, Schema, Type, Value};
+use convert::{codec_diag, decode, diagnostics, encode};
+use pb::provider_server::{Provider as ProviderRpc, ProviderServer};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+/// gRPC messages from Terraform can be large (big states); 256 MiB like go-plugin hosts.
+const MAX_MESSAGE: usize = 256 * 1024 * 1024;
+
+/// Builds the routes serving `provider` as the tfplugin6 Provider service.
+pub fn routes<P: Provider>(provider: P) -> tonic::service::Routes {
+    let svc = ProviderServer::new(ProviderService::new(provider))
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE);
+    tonic::service::Routes::new(svc)
+}
+
+/// One provider served over tfplugin6: the schemas encoded once, the client built by
+/// ConfigureProvider, and the cancellation token StopProvider cancels.
+pub struct ProviderService<P: Provider> {
+    provider: P,
+    provider_schema: Schema,
+    resources: HashMap<&'static str, ResourceEntry<P::Client>>,
+    data_sources: HashMap<&'static str, DataSourceEntry<P::Client>>,
+    /// Encoded once: GetProviderSchema is called by every Terraform command.
+    schema_response: pb::get_provider_schema::Response,
+    client: RwLock<Option<Arc<P::Client>>>,
+    stop: Mutex<CancellationToken>,
+}
+
+type ResourceEntry<C> = (Arc<dyn Resource<C>>, Schema);
+type DataSourceEntry<C> = (Arc<dyn DataSource<C>>, Schema);
+
+type Rpc<T> = Result<Response<T>, Status>;
+
+impl<P: Provider> ProviderService<P> {
+    pub fn new(provider: P) -> ProviderService<P> {
+        let provider_schema = provider.schema();
+        let resources: HashMap<_, _> = provider
+            .resources()
+            .into_iter()
+            .map(|r| (r.type_name(), (r.clone(), r.schema())))
+            .collect();
+        let data_sources: HashMap<_, _> = provider
+            .data_sources()
+            .into_iter()
+            .map(|d| (d.type_name(), (d.clone(), d.schema())))
+            .collect();
+        let schema_response = pb::get_provider_schema::Response {
+            provider: Some(convert::schema(&provider_schema)),
+            resource_schemas: resources
+                .iter()
+                .map(|(n, (_, s))| (n.to_string(), convert::schema(s)))
+                .collect(),
+            data_source_schemas: data_sources
+                .iter()
+                .map(|(n, (_, s))| (n.to_string(), convert::schema(s)))
+                .collect(),
+            server_capabilities: Some(capabilities()),
+            ..Default::default()
+        };
+        ProviderService {
+            provider,
+            provider_schema,
+            resources,
+            data_sources,
+            schema_response,
+            client: RwLock::new(None),
+            stop: Mutex::new(CancellationToken::new()),
+        }
+    }
+
+    fn resource(&self, name: &str) -> Result<&ResourceEntry<P::Client>, Status> {
+        self.resources
+            .get(name)
+            .ok_or_else(|| Status::not_found(format!("unknown resource type {name}")))
+    }
+
+    fn data_source(&self, name: &str) -> Result<&DataSourceEntry<P::Client>, Status> {
+        self.data_sources
+            .get(name)
+            .ok_or_else(|| Status::not_found(format!("unknown data source {name}")))
+    }
+
+    fn client(&self) -> Result<Arc<P::Client>, Diagnostics> {
+        self.client
+            .read()
+            .ok()
+            .and_then(|g| g.clone())
+            .ok_or_else(|| {
+                Diagnostics::from_error(
+                    "Provider not configured",
+                    "Terraform called the provider before ConfigureProvider. This is a bug.",
+                )
+            })
+    }
+
+    /// The token StopProvider cancels (a fresh one is not made: one stop ends the process).
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.stop
+            .lock()
+            .map(|t| t.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+}
+
+fn capabilities() -> pb::ServerCapabilities {
+    pb::ServerCapabilities {
+        plan_destroy: false,
+        get_provider_schema_optional: false,
+        move_resource_state: false,
+    }
+}
+
+fn timed<T>(rpc: &'static str, type_name: &str, start: Instant, r: T) -> T {
+    tracing::debug!(
+        target: "platform::rpc",
+        rpc,
+        type_name,
+        duration_ms = start.elapsed().as_secs_f64() * 1000.0,
+        "served"
+    );
+    r
+}
+
+/// A configuration decoded against `ty` and checked by `validate`, as response diagnostics;
+/// a configuration that does not decode is reported as `what`.
+fn validated(
+    config: Option<&pb::DynamicValue>,
+    ty: &Type,
+    what: &str,
+    validate: impl FnOnce(&Value) -> Diagnostics,
+) -> Vec<pb::Diagnostic> {
+    let diags = match decode(config, ty) {
+        Ok(cfg) => validate(&cfg),
+        Err(e) => codec_diag(what, &e),
+    };
+    diagnostics(&diags)
+}
+
+/// The answer to every ephemeral-resource RPC.
+fn no_ephemeral_resources<T>() -> Rpc<T> {
+    Err(Status::unimplemented(
+        "platformkit has no ephemeral resources",
+    ))
+}
+
+/// `ok_or_answer!(out, result)`: the `Ok` value, or else `result`'s diagnostics put in the
+/// response `out`, which is returned at once.
+macro_rules! ok_or_answer {
+    ($out:ident, $result:expr) => {
+        match $result {
+            Ok(v) => v,
+            Err(d) => {
+                $out.diagnostics = diagnostics(&d);
+                return Ok(Response::new($out));
+            }
+        }
+    };
+}
+
+#[tonic::async_trait]
+impl<P: Provider> ProviderRpc for ProviderService<P> {
+    async fn get_metadata(
+        &self,
+        _r: Request<pb::get_metadata::Request>,
+    ) -> Rpc<pb::get_metadata::Response> {
+        Ok(Response::new(pb::get_metadata::Response {
+            server_capabilities: Some(capabilities()),
+            resources: self
+                .resources
+                .keys()
+                .map(|n| pb::get_metadata::ResourceMetadata {
+                    type_name: n.to_string(),
+                })
+                .collect(),
+            data_sources: self
+                .data_sources
+                .keys()
+                .map(|n| pb::get_metadata::DataSourceMetadata {
+                    type_name: n.to_string(),
+                })
+                .collect(),
+            ..Default::default()
+        }))
+    }
+
+    async fn get_provider_schema(
+        &self,
+        _r: Request<pb::get_provider_schema::Request>,
+    ) -> Rpc<pb::get_provider_schema::Response> {
+        Ok(Response::new(self.schema_response.clone()))
+    }
+
+    async fn validate_provider_config(
+        &self,
+        r: Request<pb::validate_provider_config::Request>,
+    ) -> Rpc<pb::validate_provider_config::Response> {
+        let r = r.into_inner();
+        Ok(Response::new(pb::validate_provider_config::Response {
+            diagnostics: validated(
+                r.config.as_ref(),
+                &self.provider_schema.value_type(),
+                "provider configuration",
+                |cfg| self.provider.validate(cfg),
+            ),
+        }))
+    }
+
+    async fn validate_resource_config(
+        &self,
+        r: Request<pb::validate_resource_config::Request>,
+    ) -> Rpc<pb::validate_resource_config::Response> {
+        let r = r.into_inner();
+        let (res, schema) = self.resource(&r.type_name)?;
+        Ok(Response::new(pb::validate_resource_config::Response {
+            diagnostics: validated(
+                r.config.as_ref(),
+                &schema.value_type(),
+                "resource configuration",
+                |cfg| res.validate(cfg),
+            ),
+        }))
+    }
+
+    async fn validate_data_resource_config(
+        &self,
+        r: Request<pb::validate_data_resource_config::Request>,
+    ) -> Rpc<pb::validate_data_resource_config::Response> {
+        let r = r.into_inner();
+        let (ds, schema) = self.data_source(&r.type_name)?;
+        Ok(Response::new(pb::validate_data_resource_config::Response {
+            diagnostics: validated(
+                r.config.as_ref(),
+                &schema.value_type(),
+                "data source configuration",
+                |cfg| ds.validate(cfg),
+            ),
+        }))
+    }
+
+    async fn upgrade_resource_state(
+        &self,
+        r: Request<pb::upgrade_resource_state::Request>,
+    ) -> Rpc<pb::upgrade_resource_state::Response> {
+        let r = r.into_inner();
+        let (res, schema) = self.resource(&r.type_name)?;
+        let ty = schema.value_type();
+        let result = (|| {
+            let raw = r.raw_state.unwrap_or_default();
+            if raw.json.is_empty() {
+                if raw.flatmap.is_empty() {
+                    return Ok(Value::Null);
+                }
+                return Err(Diagnostics::from_error(
+                    "Unsupported state format",
+                    "This state was written in the pre-0.12 flatmap format, which platformkit never wrote.",
+                ));
+            }
+            let json: serde_json::Value = serde_json::from_slice(&raw.json).map_err(|e| {
+                Diagnostics::from_error(
+                    "Corrupt state",
+                    format!("The stored state is not JSON: {e}"),
+                )
+            })?;
+            let json = if r.version < schema.version {
+                res.upgrade_state(r.version, json)?
+            } else {
+                json
+            };
+            crate::codec::from_json(json.to_string().as_bytes(), &ty)
+                .map_err(|e| codec_diag("stored state", &e))
+        })();
+        let (upgraded_state, diags) =
+            match result.and_then(|v| encode(&v, &ty).map_err(|e| codec_diag("state", &e))) {
+                Ok(dv) => (Some(dv), Diagnostics::new()),
+                Err(d) => (None, d),
+            };
+        Ok(Response::new(pb::upgrade_resource_state::Response {
+            upgraded_state,
+            diagnostics: diagnostics(&diags),
+        }))
+    }
+
+    async fn get_resource_identity_schemas(
+        &self,
+        _r: Request<pb::get_resource_identity_schemas::Request>,
+    ) -> Rpc<pb::get_resource_identity_schemas::Response> {
+        Ok(Response::new(Default::default()))
+    }
+
+    async fn upgrade_resource_identity(
+        &self,
+        _r: Request<pb::upgrade_resource_identity::Request>,
+    ) -> Rpc<pb::upgrade_resource_identity::Response> {
+        Err(Status::unimplemented(
+            "platformkit resources have no identity schema",
+        ))
+    }
+
+    async fn configure_provider(
+        &self,
+        r: Request<pb::configure_provider::Request>,
+    ) -> Rpc<pb::configure_provider::Response> {
+        let start = Instant::now();
+        let r = r.into_inner();
+        tracing::info!(target: "platform::rpc", terraform_version = %r.terraform_version, "configuring provider");
+        let diags = match decode(r.config.as_ref(), &self.provider_schema.value_type()) {
+            Err(e) => codec_diag("provider configuration", &e),
+            Ok(cfg) => match self.provider.configure(&cfg, self.cancel_token()).await {
+                Err(d) => d,
+                Ok(client) => {
+                    if let Ok(mut g) = self.client.write() {
+                        *g = Some(Arc::new(client));
+                    }
+                    Diagnostics::new()
+                }
+            },
+        };
+        timed(
+            "ConfigureProvider",
+            "",
+            start,
+            Ok(Response::new(pb::configure_provider::Response {
+                diagnostics: diagnostics(&diags),
+            })),
+        )
+    }
+
+    async fn read_resource(
+        &self,
+        r: Request<pb::read_resource::Request>,
+    ) -> Rpc<pb::read_resource::Response> {
+        let start = Instant::now();
+        let r = r.into_inner();
+        let (res, schema) = self.resource(&r.type_name)?;
+        let ty = schema.value_type();
+        let mut out = pb::read_resource::Response {
+            new_state: r.current_state.clone(),
+            private: r.private.clone(),
+            ..Default::default()
+        };
+        let state = ok_or_answer!(
+            out,
+            decode(r.current_state.as_ref(), &ty).map_err(|e| codec_diag("state", &e))
+        );
+        let client = ok_or_answer!(out, self.client());
+        match res.read(&client, &state).await {
+            Ok(new) => {
+                let new = new.unwrap_or(Value::Null);
+                match encode(&new, &ty) {
+                    Ok(dv) => out.new_state = Some(dv),
+                    Err(e) => out.diagnostics = diagnostics(&codec_diag("state", &e)),
+                }
+            }
+            Err(d) => out.diagnostics = diagnostics(&d),
+        }
+        timed("ReadResource", &r.type_name, start, Ok(Response::new(out)))
+    }
+
+    async fn plan_resource_change(
+        &self,
+        r: Request<pb::plan_resource_change::Request>,
+    ) -> Rpc<pb::plan_resource_change::Response> {
+        let start = Instant::now();
+        let r = r.into_inner();
+        let (res, schema) = self.resource(&r.type_name)?;
+        let ty = schema.value_type();
+        let mut out = pb::plan_resource_change::Response {
+            planned_state: r.proposed_new_state.clone(),
+            planned_private: r.prior_private.clone(),
+            ..Default::default()
+        };
+        let decoded = (|| {
+            Ok::<_, crate::codec::CodecError>(PlanRequest {
+                prior: decode(r.prior_state.as_ref(), &ty)?,
+                config: decode(r.config.as_ref(), &ty)?,
+                proposed: decode(r.proposed_new_state.as_ref(), &ty)?,
+            })
+        })();
+        let req = ok_or_answer!(out, decoded.map_err(|e| codec_diag("plan", &e)));
+        if req.config.is_null() {
+            // Destroy: nothing to plan.
+            return Ok(Response::new(out));
+        }
+        let mut diags = res.validate(&req.config);
+        if diags.has_errors() {
+            out.diagnostics = diagnostics(&diags);
+            return Ok(Response::new(out));
+        }
+        let client = ok_or_answer!(out, self.client());
+        let mut planned = plan::apply_rules(&schema.block, &req.prior, &req.config, &req.proposed);
+        res.modify_plan(&client, &req, &mut planned, &mut diags)
+            .await;
+        out.requires_replace = plan::requires_replace(&schema.block, &req.prior, &planned)
+            .iter()
+            .map(convert::path)
+            .collect();
+        match encode(&planned, &ty) {
+            Ok(dv) => out.planned_state = Some(dv),
+            Err(e) => diags.extend(codec_diag("planned state", &e)),
+        }
+        out.diagnostics = diagnostics(&diags);
+        timed(
+            "PlanResourceChange",
+            &r.type_name,
+            start,
+            Ok(Response::new(out)),
+        )
+    }
+
+    async fn apply_resource_change(
+        &self,
+        r: Request<pb::apply_resource_change::Request>,
+    ) -> Rpc<pb::apply_resource_change::Response> {
+        let start = Instant::now();
+        let r = r.into_inner();
+        let (res, schema) = self.resource(&r.type_name)?;
+        let ty = schema.value_type();
+        let mut out = pb::apply_resource_change::Response {
+            new_state: r.prior_state.clone(),
+            private: r.planned_private.clone(),
+            ..Default::default()
+        };
+        let decoded = (|| {
+            Ok::<_, crate::codec::CodecError>((
+                decode(r.prior_state.as_ref(), &ty)?,
+                decode(r.planned_state.as_ref(), &ty)?,
+            ))
+        })();
+        let (prior, planned) = ok_or_answer!(out, decoded.map_err(|e| codec_diag("apply", &e)));
+        let client = ok_or_answer!(out, self.client());
+        let outcome = if prior.is_null() {
+            res.create(&client, &planned).await
+        } else if planned.is_null() {
+            res.delete(&client, &prior).await
+        } else {
+            res.update(&client, &prior, &planned).await
+        };
+        let mut diags = outcome.diags;
+        match encode(&outcome.state, &ty) {
+            Ok(dv) => out.new_state = Some(dv),
+            Err(e) => diags.extend(codec_diag("new state", &e)),
+        }
+        out.diagnostics = diagnostics(&diags);
+        timed(
+            "ApplyResourceChange",
+            &r.type_name,
+            start,
+            Ok(Response::new(out)),
+        )
+    }
+
+    async fn import_resource_state(
+        &self,
+        r: Request<pb::import_resource_state::Request>,
+    ) -> Rpc<pb::import_resource_state::Response> {
+        let start = Instant::now();
+        let r = r.into_inner();
+        let (res, schema) = self.resource(&r.type_name)?;
+        let ty = schema.value_type();
+        let mut out = pb::import_resource_state::Response::default();
+        let result = match self.client() {
+            Ok(client) => res.import(&client, &r.id).await,
+            Err(d) => Err(d),
+        };
+        match result.and_then(|v| encode(&v, &ty).map_err(|e| codec_diag("imported state", &e))) {
+            Ok(dv) => out
+                .imported_resources
+                .push(pb::import_resource_state::ImportedResource {
+                    type_name: r.type_name.clone(),
+                    state: Some(dv),
+                    ..Default::default()
+                }),
+            Err(d) => out.diagnostics = diagnostics(&d),
+        }
+        timed(
+            "ImportResourceState",
+            &r.type_name,
+            start,
+            Ok(Response::new(out)),
+        )
+    }
+
+    async fn move_resource_state(
+        &self,
+        _r: Request<pb::move_resource_state::Request>,
+    ) -> Rpc<pb::move_resource_state::Response> {
+        let d = Diagnostics::from_error(
+            "Moving state is not supported",
+            "platformkit resources cannot be moved from another resource type.",
+        );
+        Ok(Response::new(pb::move_resource_state::Response {
+            diagnostics: diagnostics(&d),
+            ..Default::default()
+        }))
+    }
+
+    async fn read_data_source(
+        &self,
+        r: Request<pb::read_data_source::Request>,
+    ) -> Rpc<pb::read_data_source::Response> {
+        let start = Instant::now();
+        let r = r.into_inner();
+        let (ds, schema) = self.data_source(&r.type_name)?;
+        let ty = schema.value_type();
+        let mut out = pb::read_data_source::Response::default();
+        let result = match decode(r.config.as_ref(), &ty) {
+            Err(e) => Err(codec_diag("data source configuration", &e)),
+            Ok(cfg) => {
+                let v = ds.validate(&cfg);
+                if v.has_errors() {
+                    Err(v)
+                } else {
+                    match self.client() {
+                        Ok(client) => ds.read(&client, &cfg).await,
+                        Err(d) => Err(d),
+                    }
+                }
+            }
+        };
+        match result.and_then(|v| encode(&v, &ty).map_err(|e| codec_diag("data", &e))) {
+            Ok(dv) => out.state = Some(dv),
+            Err(d) => out.diagnostics = diagnostics(&d),
+        }
+        timed(
+            "ReadDataSource",
+            &r.type_name,
+            start,
+            Ok(Response::new(out)),
+        )
+    }
+
+    async fn validate_ephemeral_resource_config(
+        &self,
+        _r: Request<pb::validate_ephemeral_resource_config::Request>,
+    ) -> Rpc<pb::validate_ephemeral_resource_config::Response> {
+        no_ephemeral_resources()
+    }
+
+    async fn open_ephemeral_resource(
+        &self,
+        _r: Request<pb::open_ephemeral_resource::Request>,
+    ) -> Rpc<pb::open_ephemeral_resource::Response> {
+        no_ephemeral_resources()
+    }
+
+    async fn renew_ephemeral_resource(
+        &self,
+        _r: Request<pb::renew_ephemeral_resource::Request>,
+    ) -> Rpc<pb::renew_ephemeral_resource::Response> {
+        no_ephemeral_resources()
+    }
+
+    async fn close_ephemeral_resource(
+        &self,
+        _r: Request<pb::close_ephemeral_resource::Request>,
+    ) -> Rpc<pb::close_ephemeral_resource::Response> {
+        no_ephemeral_resources()
+    }
+
+    async fn get_functions(
+        &self,
+        _r: Request<pb::get_functions::Request>,
+    ) -> Rpc<pb::get_functions::Response> {
+        Ok(Response::new(Default::default()))
+    }
+
+    async fn call_function(
+        &self,
+        r: Request<pb::call_function::Request>,
+    ) -> Rpc<pb::call_function::Response> {
+        Ok(Response::new(pb::call_function::Response {
+            result: None,
+            error: Some(pb::FunctionError {
+                text: format!("platformkit defines no function {:?}", r.into_inner().name),
+                function_argument: None,
+            }),
+        }))
+    }
+
+    async fn stop_provider(
+        &self,
+        _r: Request<pb::stop_provider::Request>,
+    ) -> Rpc<pb::stop_provider::Response> {
+        tracing::info!(target: "platform::rpc", "StopProvider: cancelling in-flight operations");
+        self.cancel_token().cancel();
+        Ok(Response::new(pb::stop_provider::Response {
+            error: String::new(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ApplyOutcome, Attribute, Block};
+    use async_trait::async_trait;
+
+    /// The smallest provider: one resource whose state is its configuration, and a client that
+    /// is the provider block's `greeting`. Also the example in the crate's README.
+    struct Toy;
+    struct Note;
+
+    #[async_trait]
+    impl Resource<String> for Note {
+        fn type_name(&self) -> &'static str {
+            "toy_note"
+        }
+        fn schema(&self) -> Schema {
+            Schema::new(0, Block::new().attr(Attribute::string("text").required()))
+        }
+        async fn create(&self, _c: &String, planned: &Value) -> ApplyOutcome {
+            ApplyOutcome::ok(planned.clone())
+        }
+        async fn read(&self, _c: &String, state: &Value) -> Result<Option<Value>, Diagnostics> {
+            Ok(Some(state.clone()))
+        }
+        async fn update(&self, _c: &String, _p: &Value, planned: &Value) -> ApplyOutcome {
+            ApplyOutcome::ok(planned.clone())
+        }
+        async fn delete(&self, _c: &String, _p: &Value) -> ApplyOutcome {
+            ApplyOutcome::ok(Value::Null)
+        }
+        async fn import(&self, _c: &String, id: &str) -> Result<Value, Diagnostics> {
+            Ok(Value::object([("text", Value::from(id))]))
+        }
+    }
+
+    #[async_trait]
+    impl Provider for Toy {
+        type Client = String;
+        fn schema(&self) -> Schema {
+            Schema::new(
+                0,
+                Block::new().attr(Attribute::string("greeting").optional()),
+            )
+        }
+        async fn configure(
+            &self,
+            config: &Value,
+            _cancel: CancellationToken,
+        ) -> Result<String, Diagnostics> {
+            Ok(config
+                .get("greeting")
+                .as_str()
+                .unwrap_or("hello")
+                .to_owned())
+        }
+        fn resources(&self) -> Vec<Arc<dyn Resource<String>>> {
+            vec![Arc::new(Note)]
+        }
+    }
+
+    #[tokio::test]
+    async fn plan_before_configure_is_a_diagnostic_not_a_panic() {
+        let svc = ProviderService::new(Toy);
+        let ty = Note.schema().value_type();
+        let cfg = Value::object([("text", Value::from("hi"))]);
+        let dv = convert::encode(&cfg, &ty).expect("encode");
+        let r = svc
+            .plan_resource_change(Request::new(pb::plan_resource_change::Request {
+                type_name: "toy_note".into(),
+                prior_state: Some(convert::encode(&Value::Null, &ty).expect("encode")),
+                proposed_new_state: Some(dv.clone()),
+                config: Some(dv),
+                ..Default::default()
+            }))
+            .await
+            .expect("rpc")
+            .into_inner();
+        assert!(r
+            .diagnostics
+            .iter()
+            .any(|d| d.summary == "Provider not configured"));
+    }
+
+    #[tokio::test]
+    async fn unknown_resource_type_is_an_error_status() {
+        let svc = ProviderService::new(Toy);
+        let r = svc
+            .validate_resource_config(Request::new(pb::validate_resource_config::Request {
+                type_name: "toy_nope".into(),
+                ..Default::default()
+            }))
+            .await;
+        assert!(r.is_err());
+    }
+
+    #[tokio::test]
+    async fn stop_provider_cancels_the_shared_token() {
+        let svc = ProviderService::new(Toy);
+        let token = svc.cancel_token();
+        svc.stop_provider(Request::new(Default::default()))
+            .await
+            .expect("rpc");
+        assert!(token.is_cancelled());
+    }
+}

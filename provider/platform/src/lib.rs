@@ -1,0 +1,11 @@
+//! platformkit's Terraform provider: opinionated composite AWS resources, served over the
+//! Terraform plugin protocol 6. The layers are crates of their own (see `docs/design.md`):
+//!
+//! - `tfplugin-host`: the go-plugin host contract (handshake, AutoMTLS, controller, stdio, logs).
+//! - `tfplugin-framework`: the tfplugin6 service, cty values, codecs, schemas, diagnostics, plan
+//!   rules and the `Provider`/`Resource` traits; no AWS.
+//! - `platform-aws`: the AWS toolbox (SDK config, account guard, call logging, tags, waiters, steps).
+//! - this crate: [`provider`] (the `Provider` impl) and [`resources`] (the composites).
+
+pub mod provider;
+pub mod resources;

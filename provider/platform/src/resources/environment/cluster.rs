@@ -1,0 +1,1333 @@
+//! The environment's EKS cluster: its control-plane log group (created by us, with a
+//! retention, *before* the cluster, so destroy and re-create never meet "log group already
+//! exists"), a KMS key for secrets envelope encryption (when none is given), the cluster and
+//! node IAM roles with the AWS managed policies, a node security group this resource owns
+//! (EKS's own cluster security group is not relied on), the cluster with all five
+//! control-plane log types and a private endpoint, the OIDC provider for IRSA, and managed
+//! node groups in private subnets only, launched from a launch template that pins the node
+//! security group, IMDSv2 and encrypted root volumes.
+
+use super::network::{OwnedSecurityGroups, COMPONENT_KEY};
+use super::StepError;
+use futures::future::join_all;
+use platform_aws::errors::{code, describe};
+use platform_aws::tags::OWNER_KEY;
+use platform_aws::wait;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Every control-plane log type; all are always enabled.
+pub const LOG_TYPES: &[&str] = &[
+    "api",
+    "audit",
+    "authenticator",
+    "controllerManager",
+    "scheduler",
+];
+
+/// Kubernetes versions EKS currently supports (standard and extended support).
+pub const SUPPORTED_VERSIONS: &[&str] = &["1.29", "1.30", "1.31", "1.32", "1.33", "1.34"];
+
+const CLUSTER_POLICIES: &[&str] = &["AmazonEKSClusterPolicy"];
+const NODE_POLICIES: &[&str] = &[
+    "AmazonEKSWorkerNodePolicy",
+    "AmazonEKS_CNI_Policy",
+    "AmazonEC2ContainerRegistryReadOnly",
+];
+/// The thumbprint of the root CA that signs every EKS OIDC issuer's certificate. IAM no
+/// longer checks it for EKS issuers, but the API still requires one.
+const OIDC_THUMBPRINT: &str = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280";
+const TARGET: &str = "platform::environment";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Taint {
+    pub key: String,
+    pub value: Option<String>,
+    pub effect: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeGroupSpec {
+    pub instance_types: Vec<String>,
+    pub capacity_type: String,
+    pub min_size: i32,
+    pub max_size: i32,
+    pub desired_size: i32,
+    pub disk_size: i32,
+    pub labels: BTreeMap<String, String>,
+    pub taints: Vec<Taint>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DesiredCluster {
+    pub name: String,
+    pub owner: String,
+    pub tags: BTreeMap<String, String>,
+    pub version: String,
+    pub endpoint_public_access: bool,
+    pub public_access_cidrs: Vec<String>,
+    pub secrets_kms_key_arn: Option<String>,
+    pub log_retention_in_days: i32,
+    pub node_groups: BTreeMap<String, NodeGroupSpec>,
+    /// Node groups whose root disk size changed: launch templates cannot resize running
+    /// nodes, so these are replaced.
+    pub replace: BTreeSet<String>,
+}
+
+pub fn log_group_name(env: &str) -> String {
+    format!("/aws/eks/{env}/cluster")
+}
+pub fn cluster_role_name(env: &str) -> String {
+    format!("{env}-eks-cluster")
+}
+pub fn node_role_name(env: &str) -> String {
+    format!("{env}-eks-node")
+}
+fn node_sg_name(env: &str) -> String {
+    format!("{env}-eks-nodes")
+}
+fn kms_alias(env: &str) -> String {
+    format!("alias/{env}-eks-secrets")
+}
+fn launch_template_name(env: &str, ng: &str) -> String {
+    format!("{env}-{ng}")
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClusterObs {
+    pub arn: String,
+    pub endpoint: Option<String>,
+    pub certificate_authority: Option<String>,
+    pub oidc_issuer: Option<String>,
+    pub version: Option<String>,
+    pub status: String,
+    pub endpoint_public_access: bool,
+    pub endpoint_private_access: bool,
+    pub public_access_cidrs: Vec<String>,
+    pub enabled_logs: BTreeSet<String>,
+    pub secrets_kms_key_arn: Option<String>,
+    pub security_group_ids: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NodeGroupObs {
+    pub arn: String,
+    pub status: String,
+    pub min_size: i32,
+    pub max_size: i32,
+    pub desired_size: i32,
+    pub instance_types: Vec<String>,
+    pub capacity_type: String,
+    pub labels: BTreeMap<String, String>,
+    pub taints: Vec<Taint>,
+    pub subnets: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ObservedCluster {
+    pub log_group_retention: Option<Option<i32>>,
+    pub log_group_arn: Option<String>,
+    pub cluster: Option<ClusterObs>,
+    pub node_groups: BTreeMap<String, NodeGroupObs>,
+    pub cluster_role_arn: Option<String>,
+    pub node_role_arn: Option<String>,
+    pub node_sg_id: Option<String>,
+    pub kms_key_arn: Option<String>,
+    pub oidc_provider_arn: Option<String>,
+    /// Launch templates by node group name: (id, latest version).
+    pub launch_templates: BTreeMap<String, (String, i64)>,
+}
+
+impl ObservedCluster {
+    pub fn is_empty(&self) -> bool {
+        self.cluster.is_none()
+            && self.log_group_retention.is_none()
+            && self.cluster_role_arn.is_none()
+            && self.node_role_arn.is_none()
+            && self.node_sg_id.is_none()
+            && self.kms_key_arn.is_none()
+    }
+}
+
+pub struct Ctx<'a> {
+    pub ec2: &'a aws_sdk_ec2::Client,
+    pub logs: &'a aws_sdk_cloudwatchlogs::Client,
+    pub iam: &'a aws_sdk_iam::Client,
+    pub eks: &'a aws_sdk_eks::Client,
+    pub kms: &'a aws_sdk_kms::Client,
+    pub cancel: &'a CancellationToken,
+    pub timeout: Duration,
+    pub partition: &'a str,
+}
+
+async fn role_arn(iam: &aws_sdk_iam::Client, role: &str) -> Result<Option<String>, StepError> {
+    match iam.get_role().role_name(role).send().await {
+        Ok(r) => Ok(r.role().map(|r| r.arn().to_string())),
+        Err(e) if code(&e) == Some("NoSuchEntity") => Ok(None),
+        Err(e) => Err(StepError::new("GetRole", describe(&e))),
+    }
+}
+
+/// Keeps the tags of everything on the cluster side equal to the desired set; the cluster's
+/// own tags stand for all of them.
+async fn sync_tags(
+    c: &Ctx<'_>,
+    d: &DesiredCluster,
+    o: &ObservedCluster,
+    cl: &ClusterObs,
+) -> Result<(), StepError> {
+    use super::retag::{apply, Clients, TagDiff, Targets};
+    let diff = TagDiff::between(&cl.tags, &d.tags);
+    if diff.is_empty() {
+        return Ok(());
+    }
+    let mut t = Targets {
+        ec2_ids: o.node_sg_id.iter().cloned().collect(),
+        iam_roles: vec![cluster_role_name(&d.name), node_role_name(&d.name)],
+        oidc_providers: o.oidc_provider_arn.iter().cloned().collect(),
+        log_group_arns: o.log_group_arn.iter().cloned().collect(),
+        kms_key_ids: o.kms_key_arn.iter().cloned().collect(),
+        eks_arns: vec![cl.arn.clone()],
+        rds_arns: Vec::new(),
+    };
+    t.ec2_ids
+        .extend(o.launch_templates.values().map(|(id, _)| id.clone()));
+    t.eks_arns
+        .extend(o.node_groups.values().map(|g| g.arn.clone()));
+    t.iam_roles.retain(|r| {
+        (r == &cluster_role_name(&d.name) && o.cluster_role_arn.is_some())
+            || (r == &node_role_name(&d.name) && o.node_role_arn.is_some())
+    });
+    let clients = Clients {
+        ec2: c.ec2,
+        iam: c.iam,
+        logs: Some(c.logs),
+        kms: Some(c.kms),
+        eks: Some(c.eks),
+        rds: None,
+    };
+    apply(&clients, &t, &diff).await
+}
+
+/// A batched look at the cluster side: one call per kind, concurrently, then for an existing
+/// cluster its node group list and one DescribeNodegroup per group (EKS has no batch describe).
+pub async fn observe(
+    c: &Ctx<'_>,
+    env: &str,
+    owner: &str,
+    sgs: &OwnedSecurityGroups,
+) -> Result<ObservedCluster, StepError> {
+    let lg = log_group_name(env);
+    let (cluster_role, node_role) = (cluster_role_name(env), node_role_name(env));
+    let (lgs, cluster, sgs, key, oidc, lts) = tokio::join!(
+        c.logs
+            .describe_log_groups()
+            .log_group_name_prefix(&lg)
+            .send(),
+        c.eks.describe_cluster().name(env).send(),
+        sgs.id_of(c.ec2, owner, "sg/eks-nodes"),
+        c.kms.describe_key().key_id(kms_alias(env)).send(),
+        c.iam.list_open_id_connect_providers().send(),
+        c.ec2
+            .describe_launch_templates()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name(format!("tag:{OWNER_KEY}"))
+                    .values(owner)
+                    .build()
+            )
+            .send(),
+    );
+    let mut o = ObservedCluster::default();
+    // Roles the cluster and its node groups use are proven to exist by that use; GetRole
+    // only for a role nothing uses yet.
+    let (mut used_cluster_role, mut used_node_role) = (None, None);
+    let lgs = lgs.map_err(|e| StepError::new("DescribeLogGroups", describe(&e)))?;
+    let group = lgs
+        .log_groups()
+        .iter()
+        .find(|g| g.log_group_name() == Some(lg.as_str()));
+    o.log_group_retention = group.map(|g| g.retention_in_days());
+    o.log_group_arn = group
+        .and_then(|g| g.arn())
+        .map(|a| a.trim_end_matches(":*").to_string());
+    o.node_sg_id = sgs?;
+    o.kms_key_arn = match key {
+        Ok(k) => k
+            .key_metadata()
+            .filter(|m| m.deletion_date().is_none())
+            .and_then(|m| m.arn().map(str::to_string)),
+        Err(e) if code(&e) == Some("NotFoundException") => None,
+        Err(e) => return Err(StepError::new("DescribeKey", describe(&e))),
+    };
+    let lts = lts.map_err(|e| StepError::new("DescribeLaunchTemplates", describe(&e)))?;
+    for t in lts.launch_templates() {
+        let ng = t
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some(COMPONENT_KEY))
+            .and_then(|t| t.value())
+            .and_then(|v| v.strip_prefix("lt/"));
+        if let (Some(ng), Some(id)) = (ng, t.launch_template_id()) {
+            o.launch_templates.insert(
+                ng.to_string(),
+                (id.to_string(), t.latest_version_number().unwrap_or(1)),
+            );
+        }
+    }
+    match cluster {
+        Ok(r) => {
+            if let Some(cl) = r.cluster() {
+                let vpc = cl.resources_vpc_config();
+                let enabled_logs = cl
+                    .logging()
+                    .map(|l| {
+                        l.cluster_logging()
+                            .iter()
+                            .filter(|s| s.enabled() == Some(true))
+                            .flat_map(|s| s.types().iter().map(|t| t.as_str().to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let status = cl
+                    .status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default();
+                if status != "DELETING" {
+                    used_cluster_role = cl.role_arn().map(str::to_string);
+                    o.cluster = Some(ClusterObs {
+                        arn: cl.arn().unwrap_or_default().to_string(),
+                        endpoint: cl.endpoint().map(str::to_string),
+                        certificate_authority: cl
+                            .certificate_authority()
+                            .and_then(|c| c.data())
+                            .map(str::to_string),
+                        oidc_issuer: cl
+                            .identity()
+                            .and_then(|i| i.oidc())
+                            .and_then(|o| o.issuer())
+                            .map(str::to_string),
+                        version: cl.version().map(str::to_string),
+                        status,
+                        endpoint_public_access: vpc.is_some_and(|v| v.endpoint_public_access()),
+                        endpoint_private_access: vpc.is_some_and(|v| v.endpoint_private_access()),
+                        public_access_cidrs: vpc
+                            .map(|v| v.public_access_cidrs().to_vec())
+                            .unwrap_or_default(),
+                        enabled_logs,
+                        secrets_kms_key_arn: cl
+                            .encryption_config()
+                            .iter()
+                            .find_map(|e| e.provider().and_then(|p| p.key_arn()))
+                            .map(str::to_string),
+                        security_group_ids: vpc
+                            .map(|v| v.security_group_ids().to_vec())
+                            .unwrap_or_default(),
+                        tags: cl
+                            .tags()
+                            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                            .unwrap_or_default(),
+                    });
+                }
+            }
+        }
+        Err(e) if code(&e) == Some("ResourceNotFoundException") => {}
+        Err(e) => return Err(StepError::new("DescribeCluster", describe(&e))),
+    }
+    if let Some(issuer) = o.cluster.as_ref().and_then(|c| c.oidc_issuer.clone()) {
+        let host_path = issuer.trim_start_matches("https://").to_string();
+        let oidc = oidc.map_err(|e| StepError::new("ListOpenIDConnectProviders", describe(&e)))?;
+        o.oidc_provider_arn = oidc
+            .open_id_connect_provider_list()
+            .iter()
+            .filter_map(|p| p.arn())
+            .find(|a| a.ends_with(&format!("oidc-provider/{host_path}")))
+            .map(str::to_string);
+    }
+    if o.cluster.is_some() {
+        // Only for a cluster that exists: (moto answers ListNodegroups for a missing cluster
+        // with HTTP 500, which the SDK retries with backoff.)
+        let names = match c.eks.list_nodegroups().cluster_name(env).send().await {
+            Ok(r) => r.nodegroups().to_vec(),
+            Err(e) if code(&e) == Some("ResourceNotFoundException") => Vec::new(),
+            Err(e) => return Err(StepError::new("ListNodegroups", describe(&e))),
+        };
+        let descs = join_all(names.iter().map(|n| {
+            c.eks
+                .describe_nodegroup()
+                .cluster_name(env)
+                .nodegroup_name(n)
+                .send()
+        }))
+        .await;
+        for (n, d) in names.iter().zip(descs) {
+            let d = match d {
+                Ok(d) => d,
+                Err(e) if code(&e) == Some("ResourceNotFoundException") => continue,
+                Err(e) => return Err(StepError::new("DescribeNodegroup", describe(&e))),
+            };
+            let Some(g) = d.nodegroup() else { continue };
+            let status = g
+                .status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default();
+            if status == "DELETING" {
+                continue;
+            }
+            let sc = g.scaling_config();
+            if let Some(r) = g.node_role() {
+                used_node_role.get_or_insert_with(|| r.to_string());
+            }
+            o.node_groups.insert(
+                n.clone(),
+                NodeGroupObs {
+                    arn: g.nodegroup_arn().unwrap_or_default().to_string(),
+                    status,
+                    min_size: sc.and_then(|s| s.min_size()).unwrap_or_default(),
+                    max_size: sc.and_then(|s| s.max_size()).unwrap_or_default(),
+                    desired_size: sc.and_then(|s| s.desired_size()).unwrap_or_default(),
+                    instance_types: g.instance_types().to_vec(),
+                    capacity_type: g
+                        .capacity_type()
+                        .map(|c| c.as_str().to_string())
+                        .unwrap_or_else(|| "ON_DEMAND".into()),
+                    labels: g
+                        .labels()
+                        .map(|l| l.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                        .unwrap_or_default(),
+                    taints: g
+                        .taints()
+                        .iter()
+                        .map(|t| Taint {
+                            key: t.key().unwrap_or_default().to_string(),
+                            value: t.value().map(str::to_string),
+                            effect: t
+                                .effect()
+                                .map(|e| e.as_str().to_string())
+                                .unwrap_or_default(),
+                        })
+                        .collect(),
+                    subnets: g.subnets().to_vec(),
+                },
+            );
+        }
+    }
+    let proven =
+        |used: Option<String>, name: &str| used.filter(|a| a.ends_with(&format!(":role/{name}")));
+    let (crole, nrole) = (
+        proven(used_cluster_role, &cluster_role),
+        proven(used_node_role, &node_role),
+    );
+    let (crole, nrole) = tokio::join!(
+        async {
+            match crole {
+                Some(a) => Ok(Some(a)),
+                None => role_arn(c.iam, &cluster_role).await,
+            }
+        },
+        async {
+            match nrole {
+                Some(a) => Ok(Some(a)),
+                None => role_arn(c.iam, &node_role).await,
+            }
+        }
+    );
+    o.cluster_role_arn = crole?;
+    o.node_role_arn = nrole?;
+    Ok(o)
+}
+
+fn trust(service: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": "sts:AssumeRole"
+        }]
+    })
+    .to_string()
+}
+
+async fn ensure_role(
+    c: &Ctx<'_>,
+    d: &DesiredCluster,
+    name: &str,
+    service: &str,
+    policies: &[&str],
+    existing: &Option<String>,
+) -> Result<String, StepError> {
+    // The policies attached to a role we believe exists; this call also finds a role deleted
+    // out of band (observation trusts a role its user points at), which is then re-created.
+    let mut attached: Option<Vec<String>> = None;
+    if existing.is_some() {
+        match c
+            .iam
+            .list_attached_role_policies()
+            .role_name(name)
+            .send()
+            .await
+        {
+            Ok(r) => {
+                attached = Some(
+                    r.attached_policies()
+                        .iter()
+                        .filter_map(|a| a.policy_arn().map(str::to_string))
+                        .collect(),
+                )
+            }
+            Err(e) if code(&e) == Some("NoSuchEntity") => {
+                tracing::warn!(target: TARGET, role = name, "role deleted out of band; re-creating it");
+            }
+            Err(e) => return Err(StepError::new("ListAttachedRolePolicies", describe(&e))),
+        }
+    }
+    let arn =
+        match (existing, &attached) {
+            (Some(a), Some(_)) => a.clone(),
+            _ => {
+                let tags: Vec<aws_sdk_iam::types::Tag> = super::retag::iam_tags(&d.tags);
+                match c
+                    .iam
+                    .create_role()
+                    .role_name(name)
+                    .assume_role_policy_document(trust(service))
+                    .set_tags(Some(tags))
+                    .send()
+                    .await
+                {
+                    Ok(r) => r.role().map(|r| r.arn().to_string()).unwrap_or_default(),
+                    Err(e) if code(&e) == Some("EntityAlreadyExists") => role_arn(c.iam, name)
+                        .await?
+                        .ok_or_else(|| StepError::new("GetRole", format!("{name} vanished")))?,
+                    Err(e) => return Err(StepError::new("CreateRole", describe(&e))),
+                }
+            }
+        };
+    let attached = match attached {
+        Some(a) => a,
+        None => call!(
+            "ListAttachedRolePolicies",
+            c.iam.list_attached_role_policies().role_name(name).send()
+        )?
+        .attached_policies()
+        .iter()
+        .filter_map(|a| a.policy_arn().map(str::to_string))
+        .collect(),
+    };
+    for p in policies {
+        let parn = format!("arn:{}:iam::aws:policy/{p}", c.partition);
+        if !attached.contains(&parn) {
+            call!(
+                "AttachRolePolicy",
+                c.iam
+                    .attach_role_policy()
+                    .role_name(name)
+                    .policy_arn(&parn)
+                    .send()
+            )?;
+        }
+    }
+    Ok(arn)
+}
+
+async fn ensure_log_group(
+    c: &Ctx<'_>,
+    d: &DesiredCluster,
+    o: &ObservedCluster,
+) -> Result<(), StepError> {
+    let lg = log_group_name(&d.name);
+    if o.log_group_retention.is_none() {
+        match c
+            .logs
+            .create_log_group()
+            .log_group_name(&lg)
+            .set_tags(Some(d.tags.clone().into_iter().collect()))
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if code(&e) == Some("ResourceAlreadyExistsException") => {}
+            Err(e) => return Err(StepError::new("CreateLogGroup", describe(&e))),
+        }
+    }
+    if o.log_group_retention.flatten() != Some(d.log_retention_in_days) {
+        call!(
+            "PutRetentionPolicy",
+            c.logs
+                .put_retention_policy()
+                .log_group_name(&lg)
+                .retention_in_days(d.log_retention_in_days)
+                .send()
+        )?;
+    }
+    Ok(())
+}
+
+/// The key for secrets encryption: the one given, or ours (found by alias, else created).
+async fn ensure_kms_key(
+    c: &Ctx<'_>,
+    d: &DesiredCluster,
+    o: &ObservedCluster,
+) -> Result<String, StepError> {
+    if let Some(k) = &d.secrets_kms_key_arn {
+        return Ok(k.clone());
+    }
+    if let Some(k) = &o.kms_key_arn {
+        return Ok(k.clone());
+    }
+    let tags: Vec<aws_sdk_kms::types::Tag> = super::retag::kms_tags(&d.tags);
+    let r = call!(
+        "CreateKey",
+        c.kms
+            .create_key()
+            .description(format!(
+                "EKS secrets envelope encryption for environment {}",
+                d.name
+            ))
+            .set_tags(Some(tags))
+            .send()
+    )?;
+    let meta = r
+        .key_metadata()
+        .ok_or_else(|| StepError::new("CreateKey", "no key metadata"))?;
+    let arn = meta.arn().unwrap_or_default().to_string();
+    call!(
+        "EnableKeyRotation",
+        c.kms.enable_key_rotation().key_id(meta.key_id()).send()
+    )?;
+    call!(
+        "CreateAlias",
+        c.kms
+            .create_alias()
+            .alias_name(kms_alias(&d.name))
+            .target_key_id(meta.key_id())
+            .send()
+    )?;
+    tracing::info!(target: TARGET, key = %arn, "created KMS key for EKS secrets");
+    Ok(arn)
+}
+
+fn ec2_tags(
+    d: &DesiredCluster,
+    rt: aws_sdk_ec2::types::ResourceType,
+    comp: &str,
+) -> aws_sdk_ec2::types::TagSpecification {
+    let mut all = d.tags.clone();
+    all.insert(COMPONENT_KEY.into(), comp.into());
+    all.entry("Name".into())
+        .or_insert_with(|| format!("{}-{}", d.name, comp.replace('/', "-")));
+    aws_sdk_ec2::types::TagSpecification::builder()
+        .resource_type(rt)
+        .set_tags(Some(
+            all.iter()
+                .map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build())
+                .collect(),
+        ))
+        .build()
+}
+
+/// The node security group, created before the cluster and the database so that both can
+/// be converged concurrently (the database trusts this group).
+pub async fn node_security_group(
+    c: &Ctx<'_>,
+    d: &DesiredCluster,
+    vpc_id: &str,
+) -> Result<String, StepError> {
+    let r = call!(
+        "DescribeSecurityGroups",
+        c.ec2
+            .describe_security_groups()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name(format!("tag:{COMPONENT_KEY}"))
+                    .values("sg/eks-nodes")
+                    .build()
+            )
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name(format!("tag:{OWNER_KEY}"))
+                    .values(&d.owner)
+                    .build()
+            )
+            .send()
+    )?;
+    let o = ObservedCluster {
+        node_sg_id: r
+            .security_groups()
+            .first()
+            .and_then(|g| g.group_id().map(str::to_string)),
+        ..Default::default()
+    };
+    ensure_node_sg(c, d, vpc_id, &o).await
+}
+
+/// The node security group: nodes talk to each other and to the control plane (which
+/// carries the same group), nothing else comes in.
+async fn ensure_node_sg(
+    c: &Ctx<'_>,
+    d: &DesiredCluster,
+    vpc_id: &str,
+    o: &ObservedCluster,
+) -> Result<String, StepError> {
+    if let Some(id) = &o.node_sg_id {
+        return Ok(id.clone());
+    }
+    let r = call!(
+        "CreateSecurityGroup",
+        c.ec2
+            .create_security_group()
+            .group_name(node_sg_name(&d.name))
+            .description("EKS nodes and control plane of this environment")
+            .vpc_id(vpc_id)
+            .tag_specifications(ec2_tags(
+                d,
+                aws_sdk_ec2::types::ResourceType::SecurityGroup,
+                "sg/eks-nodes"
+            ))
+            .send()
+    )?;
+    let id = r.group_id().unwrap_or_default().to_string();
+    let self_rule = aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("-1")
+        .user_id_group_pairs(
+            aws_sdk_ec2::types::UserIdGroupPair::builder()
+                .group_id(&id)
+                .build(),
+        )
+        .build();
+    match c
+        .ec2
+        .authorize_security_group_ingress()
+        .group_id(&id)
+        .ip_permissions(self_rule)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if code(&e) == Some("InvalidPermission.Duplicate") => {}
+        Err(e) => {
+            return Err(StepError::new(
+                "AuthorizeSecurityGroupIngress",
+                describe(&e),
+            ))
+        }
+    }
+    tracing::info!(target: TARGET, sg = %id, "created node security group");
+    Ok(id)
+}
+
+fn logging_all() -> aws_sdk_eks::types::Logging {
+    aws_sdk_eks::types::Logging::builder()
+        .cluster_logging(
+            aws_sdk_eks::types::LogSetup::builder()
+                .enabled(true)
+                .set_types(Some(
+                    LOG_TYPES
+                        .iter()
+                        .map(|t| aws_sdk_eks::types::LogType::from(*t))
+                        .collect(),
+                ))
+                .build(),
+        )
+        .build()
+}
+
+async fn wait_cluster_active(c: &Ctx<'_>, name: &str) -> Result<(), StepError> {
+    wait::until(
+        &format!("EKS cluster {name} to be ACTIVE"),
+        c.timeout,
+        c.cancel,
+        || async {
+            let r = call!(
+                "DescribeCluster",
+                c.eks.describe_cluster().name(name).send()
+            )?;
+            match r.cluster().and_then(|c| c.status()).map(|s| s.as_str()) {
+                Some("ACTIVE") => Ok(Some(())),
+                Some("FAILED") => Err(StepError::new(
+                    "CreateCluster",
+                    format!("cluster {name} is FAILED"),
+                )),
+                _ => Ok(None),
+            }
+        },
+    )
+    .await
+    .map_err(StepError::from)
+}
+
+/// Cluster endpoint settings as EKS wants them: public access only with explicit CIDRs.
+fn vpc_config(
+    d: &DesiredCluster,
+    subnets: Option<&[String]>,
+    sg: Option<&str>,
+) -> aws_sdk_eks::types::VpcConfigRequest {
+    let mut b = aws_sdk_eks::types::VpcConfigRequest::builder()
+        .endpoint_private_access(true)
+        .endpoint_public_access(d.endpoint_public_access);
+    if d.endpoint_public_access {
+        b = b.set_public_access_cidrs(Some(d.public_access_cidrs.clone()));
+    }
+    if let Some(s) = subnets {
+        b = b.set_subnet_ids(Some(s.to_vec()));
+    }
+    if let Some(sg) = sg {
+        b = b.security_group_ids(sg);
+    }
+    b.build()
+}
+
+/// Outputs of a converged cluster needed by the caller.
+pub async fn converge(
+    c: &Ctx<'_>,
+    d: &DesiredCluster,
+    vpc_id: &str,
+    private_subnets: &[String],
+) -> Result<(), StepError> {
+    let o = observe(
+        c,
+        &d.name,
+        &super::owner(&d.name),
+        &OwnedSecurityGroups::default(),
+    )
+    .await?;
+    // Independent first steps, concurrently.
+    let (cluster_role, node_role) = (cluster_role_name(&d.name), node_role_name(&d.name));
+    let (lg, key, crole, nrole, sg) = tokio::join!(
+        ensure_log_group(c, d, &o),
+        ensure_kms_key(c, d, &o),
+        ensure_role(
+            c,
+            d,
+            &cluster_role,
+            "eks.amazonaws.com",
+            CLUSTER_POLICIES,
+            &o.cluster_role_arn
+        ),
+        ensure_role(
+            c,
+            d,
+            &node_role,
+            "ec2.amazonaws.com",
+            NODE_POLICIES,
+            &o.node_role_arn
+        ),
+        ensure_node_sg(c, d, vpc_id, &o),
+    );
+    lg?;
+    let key = key?;
+    let crole = crole?;
+    let nrole = nrole?;
+    let sg = sg?;
+    if let Some(cl) = &o.cluster {
+        sync_tags(c, d, &o, cl).await?;
+    }
+
+    match &o.cluster {
+        None => {
+            // `resources` is deprecated in the SDK model (EKS now encrypts all API data), but
+            // the API still takes it and it documents the intent: envelope-encrypt secrets.
+            #[allow(deprecated)]
+            let encryption = aws_sdk_eks::types::EncryptionConfig::builder()
+                .resources("secrets")
+                .provider(
+                    aws_sdk_eks::types::Provider::builder()
+                        .key_arn(&key)
+                        .build(),
+                )
+                .build();
+            let mut req = c
+                .eks
+                .create_cluster()
+                .name(&d.name)
+                .version(&d.version)
+                .role_arn(&crole)
+                .resources_vpc_config(vpc_config(d, Some(private_subnets), Some(&sg)))
+                .logging(logging_all())
+                .encryption_config(encryption);
+            for (k, v) in &d.tags {
+                req = req.tags(k, v);
+            }
+            match req.send().await {
+                Ok(_) => {}
+                Err(e) if code(&e) == Some("ResourceInUseException") => {}
+                Err(e) => return Err(StepError::new("CreateCluster", describe(&e))),
+            }
+            tracing::info!(target: TARGET, cluster = %d.name, "creating EKS cluster; waiting until ACTIVE");
+        }
+        Some(cl) => {
+            if cl.version.as_deref() != Some(d.version.as_str()) {
+                // In-place upgrade, one minor version at a time (validated at plan time).
+                call!(
+                    "UpdateClusterVersion",
+                    c.eks
+                        .update_cluster_version()
+                        .name(&d.name)
+                        .version(&d.version)
+                        .send()
+                )?;
+                wait_cluster_active(c, &d.name).await?;
+            }
+            let logs_ok = LOG_TYPES.iter().all(|t| cl.enabled_logs.contains(*t));
+            if !logs_ok {
+                call!(
+                    "UpdateClusterConfig",
+                    c.eks
+                        .update_cluster_config()
+                        .name(&d.name)
+                        .logging(logging_all())
+                        .send()
+                )?;
+                wait_cluster_active(c, &d.name).await?;
+            }
+            let mut cidrs_have: Vec<String> = cl.public_access_cidrs.clone();
+            cidrs_have.sort();
+            let mut cidrs_want = d.public_access_cidrs.clone();
+            cidrs_want.sort();
+            let access_ok = cl.endpoint_private_access
+                && cl.endpoint_public_access == d.endpoint_public_access
+                && (!d.endpoint_public_access || cidrs_have == cidrs_want);
+            if !access_ok {
+                // moto answers UpdateClusterConfig without an update id: poll the cluster
+                // status rather than DescribeUpdate.
+                call!(
+                    "UpdateClusterConfig",
+                    c.eks
+                        .update_cluster_config()
+                        .name(&d.name)
+                        .resources_vpc_config(vpc_config(d, None, None))
+                        .send()
+                )?;
+            }
+        }
+    }
+    wait_cluster_active(c, &d.name).await?;
+    let cl = call!(
+        "DescribeCluster",
+        c.eks.describe_cluster().name(&d.name).send()
+    )?;
+    let issuer = cl
+        .cluster()
+        .and_then(|c| c.identity())
+        .and_then(|i| i.oidc())
+        .and_then(|o| o.issuer())
+        .map(str::to_string);
+
+    // OIDC provider for IRSA and node groups, concurrently.
+    let oidc_fut = async {
+        if let (Some(issuer), None) = (&issuer, &o.oidc_provider_arn) {
+            let host_path = issuer.trim_start_matches("https://");
+            let existing = call!(
+                "ListOpenIDConnectProviders",
+                c.iam.list_open_id_connect_providers().send()
+            )?;
+            let found = existing
+                .open_id_connect_provider_list()
+                .iter()
+                .filter_map(|p| p.arn())
+                .any(|a| a.ends_with(&format!("oidc-provider/{host_path}")));
+            if !found {
+                let tags: Vec<aws_sdk_iam::types::Tag> = super::retag::iam_tags(&d.tags);
+                call!(
+                    "CreateOpenIDConnectProvider",
+                    c.iam
+                        .create_open_id_connect_provider()
+                        .url(issuer)
+                        .client_id_list("sts.amazonaws.com")
+                        .thumbprint_list(OIDC_THUMBPRINT)
+                        .set_tags(Some(tags))
+                        .send()
+                )?;
+            }
+        }
+        Ok::<(), StepError>(())
+    };
+    let ng_futs = d
+        .node_groups
+        .iter()
+        .map(|(n, spec)| ensure_node_group(c, d, &o, n, spec, &nrole, &sg, private_subnets));
+    let (oidc, ngs) = tokio::join!(oidc_fut, join_all(ng_futs));
+    oidc?;
+    for r in ngs {
+        r?;
+    }
+    // Node groups no longer configured go, with their launch templates.
+    let stale: Vec<String> = o
+        .node_groups
+        .keys()
+        .filter(|n| !d.node_groups.contains_key(*n))
+        .cloned()
+        .collect();
+    delete_node_groups(c, &d.name, &stale, &o).await
+}
+
+fn needs_replacement(have: &NodeGroupObs, want: &NodeGroupSpec) -> bool {
+    let mut a = have.instance_types.clone();
+    a.sort();
+    let mut b = want.instance_types.clone();
+    b.sort();
+    a != b || have.capacity_type != want.capacity_type
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn ensure_node_group(
+    c: &Ctx<'_>,
+    d: &DesiredCluster,
+    o: &ObservedCluster,
+    name: &str,
+    spec: &NodeGroupSpec,
+    node_role: &str,
+    sg: &str,
+    subnets: &[String],
+) -> Result<(), StepError> {
+    let scaling = aws_sdk_eks::types::NodegroupScalingConfig::builder()
+        .min_size(spec.min_size)
+        .max_size(spec.max_size)
+        .desired_size(spec.desired_size)
+        .build();
+    if let Some(have) = o.node_groups.get(name) {
+        if needs_replacement(have, spec) || d.replace.contains(name) {
+            delete_node_groups(c, &d.name, &[name.to_string()], o).await?;
+        } else {
+            let scaling_ok = have.min_size == spec.min_size
+                && have.max_size == spec.max_size
+                && have.desired_size == spec.desired_size;
+            let labels_ok = have.labels == spec.labels;
+            let taints_ok = have.taints == spec.taints;
+            if !(scaling_ok && labels_ok && taints_ok) {
+                let mut req = c
+                    .eks
+                    .update_nodegroup_config()
+                    .cluster_name(&d.name)
+                    .nodegroup_name(name)
+                    .scaling_config(scaling);
+                if !labels_ok {
+                    let remove: Vec<String> = have
+                        .labels
+                        .keys()
+                        .filter(|k| !spec.labels.contains_key(*k))
+                        .cloned()
+                        .collect();
+                    let mut l = aws_sdk_eks::types::UpdateLabelsPayload::builder();
+                    for (k, v) in &spec.labels {
+                        l = l.add_or_update_labels(k, v);
+                    }
+                    l = l.set_remove_labels(Some(remove));
+                    req = req.labels(l.build());
+                }
+                if !taints_ok {
+                    let mut t = aws_sdk_eks::types::UpdateTaintsPayload::builder();
+                    for x in &spec.taints {
+                        t = t.add_or_update_taints(taint(x));
+                    }
+                    for x in &have.taints {
+                        if !spec.taints.iter().any(|s| s.key == x.key) {
+                            t = t.remove_taints(taint(x));
+                        }
+                    }
+                    req = req.taints(t.build());
+                }
+                call!("UpdateNodegroupConfig", req.send())?;
+                tracing::info!(target: TARGET, node_group = name, "updating node group in place");
+            }
+            return wait_node_group(c, &d.name, name).await;
+        }
+    }
+    let lt = ensure_launch_template(c, d, o, name, spec, sg).await?;
+    let mut req = c
+        .eks
+        .create_nodegroup()
+        .cluster_name(&d.name)
+        .nodegroup_name(name)
+        .node_role(node_role)
+        .set_subnets(Some(subnets.to_vec()))
+        .scaling_config(scaling)
+        .set_instance_types(Some(spec.instance_types.clone()))
+        .capacity_type(aws_sdk_eks::types::CapacityTypes::from(
+            spec.capacity_type.as_str(),
+        ))
+        .launch_template(
+            aws_sdk_eks::types::LaunchTemplateSpecification::builder()
+                .id(&lt.0)
+                .version(lt.1.to_string())
+                .build(),
+        );
+    for (k, v) in &spec.labels {
+        req = req.labels(k, v);
+    }
+    for t in &spec.taints {
+        req = req.taints(taint(t));
+    }
+    for (k, v) in &d.tags {
+        req = req.tags(k, v);
+    }
+    match req.send().await {
+        Ok(_) => {}
+        Err(e) if code(&e) == Some("ResourceInUseException") => {}
+        Err(e) => return Err(StepError::new("CreateNodegroup", describe(&e))),
+    }
+    tracing::info!(target: TARGET, node_group = name, "creating node group; waiting until ACTIVE");
+    wait_node_group(c, &d.name, name).await
+}
+
+fn taint(t: &Taint) -> aws_sdk_eks::types::Taint {
+    aws_sdk_eks::types::Taint::builder()
+        .key(&t.key)
+        .set_value(t.value.clone())
+        .effect(aws_sdk_eks::types::TaintEffect::from(t.effect.as_str()))
+        .build()
+}
+
+/// The node group's launch template: the node security group, IMDSv2 only (hop limit 2 for
+/// pods that need it), an encrypted gp3 root volume of the configured size.
+async fn ensure_launch_template(
+    c: &Ctx<'_>,
+    d: &DesiredCluster,
+    o: &ObservedCluster,
+    ng: &str,
+    spec: &NodeGroupSpec,
+    sg: &str,
+) -> Result<(String, i64), StepError> {
+    use aws_sdk_ec2::types as t;
+    let data = t::RequestLaunchTemplateData::builder()
+        .security_group_ids(sg)
+        .metadata_options(
+            t::LaunchTemplateInstanceMetadataOptionsRequest::builder()
+                .http_tokens(t::LaunchTemplateHttpTokensState::Required)
+                .http_put_response_hop_limit(2)
+                .http_endpoint(t::LaunchTemplateInstanceMetadataEndpointState::Enabled)
+                .build(),
+        )
+        .block_device_mappings(
+            t::LaunchTemplateBlockDeviceMappingRequest::builder()
+                .device_name("/dev/xvda")
+                .ebs(
+                    t::LaunchTemplateEbsBlockDeviceRequest::builder()
+                        .volume_size(spec.disk_size)
+                        .volume_type(t::VolumeType::Gp3)
+                        .encrypted(true)
+                        .delete_on_termination(true)
+                        .build(),
+                )
+                .build(),
+        )
+        .build();
+    if let Some((id, _)) = o.launch_templates.get(ng) {
+        let r = call!(
+            "CreateLaunchTemplateVersion",
+            c.ec2
+                .create_launch_template_version()
+                .launch_template_id(id)
+                .launch_template_data(data)
+                .send()
+        )?;
+        let v = r
+            .launch_template_version()
+            .and_then(|v| v.version_number())
+            .unwrap_or(1);
+        return Ok((id.clone(), v));
+    }
+    let r = call!(
+        "CreateLaunchTemplate",
+        c.ec2
+            .create_launch_template()
+            .launch_template_name(launch_template_name(&d.name, ng))
+            .launch_template_data(data)
+            .tag_specifications(ec2_tags(
+                d,
+                t::ResourceType::LaunchTemplate,
+                &format!("lt/{ng}")
+            ))
+            .send()
+    )?;
+    let lt = r
+        .launch_template()
+        .ok_or_else(|| StepError::new("CreateLaunchTemplate", "no launch template"))?;
+    Ok((
+        lt.launch_template_id().unwrap_or_default().to_string(),
+        lt.latest_version_number().unwrap_or(1),
+    ))
+}
+
+async fn wait_node_group(c: &Ctx<'_>, cluster: &str, ng: &str) -> Result<(), StepError> {
+    wait::until(
+        &format!("node group {ng} to be ACTIVE"),
+        c.timeout,
+        c.cancel,
+        || async {
+            let r = call!(
+                "DescribeNodegroup",
+                c.eks
+                    .describe_nodegroup()
+                    .cluster_name(cluster)
+                    .nodegroup_name(ng)
+                    .send()
+            )?;
+            match r.nodegroup().and_then(|g| g.status()).map(|s| s.as_str()) {
+                Some("ACTIVE") => Ok(Some(())),
+                Some("CREATE_FAILED") | Some("DEGRADED") => Err(StepError::new(
+                    "CreateNodegroup",
+                    format!("node group {ng} is not healthy"),
+                )),
+                _ => Ok(None),
+            }
+        },
+    )
+    .await
+    .map_err(StepError::from)
+}
+
+async fn delete_node_groups(
+    c: &Ctx<'_>,
+    cluster: &str,
+    names: &[String],
+    o: &ObservedCluster,
+) -> Result<(), StepError> {
+    let futs = names.iter().map(|n| async move {
+        match c
+            .eks
+            .delete_nodegroup()
+            .cluster_name(cluster)
+            .nodegroup_name(n)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if code(&e) == Some("ResourceNotFoundException") => {}
+            Err(e) => return Err(StepError::new("DeleteNodegroup", describe(&e))),
+        }
+        tracing::info!(target: TARGET, node_group = %n, "deleting node group; waiting until gone");
+        wait::until(
+            &format!("node group {n} to be deleted"),
+            c.timeout,
+            c.cancel,
+            || async {
+                match c
+                    .eks
+                    .describe_nodegroup()
+                    .cluster_name(cluster)
+                    .nodegroup_name(n)
+                    .send()
+                    .await
+                {
+                    Err(e) if code(&e) == Some("ResourceNotFoundException") => Ok(Some(())),
+                    Err(e) => Err(StepError::new("DescribeNodegroup", describe(&e))),
+                    Ok(_) => Ok(None),
+                }
+            },
+        )
+        .await
+        .map_err(StepError::from)?;
+        if let Some((id, _)) = o.launch_templates.get(n) {
+            match c
+                .ec2
+                .delete_launch_template()
+                .launch_template_id(id)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if code(&e).is_some_and(|c| c.contains("NotFound")) => {}
+                Err(e) => return Err(StepError::new("DeleteLaunchTemplate", describe(&e))),
+            }
+        }
+        Ok(())
+    });
+    join_all(futs).await.into_iter().collect()
+}
+
+/// Deletes the cluster side in reverse order: node groups (waiting until gone), the
+/// cluster (waiting until gone), the OIDC provider, launch templates, the node security
+/// group, the log group, the roles, and our KMS key (scheduled for deletion, as KMS
+/// requires; its alias goes at once).
+pub async fn delete(c: &Ctx<'_>, env: &str) -> Result<(), StepError> {
+    let owner = super::owner(env);
+    let o = observe(c, env, &owner, &OwnedSecurityGroups::default()).await?;
+    let ngs: Vec<String> = o.node_groups.keys().cloned().collect();
+    delete_node_groups(c, env, &ngs, &o).await?;
+    for (ng, (id, _)) in &o.launch_templates {
+        if !ngs.contains(ng) {
+            let _ = c
+                .ec2
+                .delete_launch_template()
+                .launch_template_id(id)
+                .send()
+                .await;
+        }
+    }
+    if o.cluster.is_some() {
+        match c.eks.delete_cluster().name(env).send().await {
+            Ok(_) => {}
+            Err(e) if code(&e) == Some("ResourceNotFoundException") => {}
+            Err(e) => return Err(StepError::new("DeleteCluster", describe(&e))),
+        }
+        tracing::info!(target: TARGET, cluster = env, "deleting EKS cluster; waiting until gone");
+        wait::until(
+            &format!("EKS cluster {env} to be deleted"),
+            c.timeout,
+            c.cancel,
+            || async {
+                match c.eks.describe_cluster().name(env).send().await {
+                    Err(e) if code(&e) == Some("ResourceNotFoundException") => Ok(Some(())),
+                    Err(e) => Err(StepError::new("DescribeCluster", describe(&e))),
+                    Ok(_) => Ok(None),
+                }
+            },
+        )
+        .await
+        .map_err(StepError::from)?;
+    }
+    if let Some(arn) = &o.oidc_provider_arn {
+        match c
+            .iam
+            .delete_open_id_connect_provider()
+            .open_id_connect_provider_arn(arn)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if code(&e) == Some("NoSuchEntity") => {}
+            Err(e) => return Err(StepError::new("DeleteOpenIDConnectProvider", describe(&e))),
+        }
+    }
+    if let Some(sg) = &o.node_sg_id {
+        // ENIs of the deleted cluster and nodes may hold the group for a while.
+        super::network::delete_security_group(c.ec2, sg, c.timeout, c.cancel).await?;
+    }
+    if o.log_group_retention.is_some() {
+        match c
+            .logs
+            .delete_log_group()
+            .log_group_name(log_group_name(env))
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if code(&e) == Some("ResourceNotFoundException") => {}
+            Err(e) => return Err(StepError::new("DeleteLogGroup", describe(&e))),
+        }
+    }
+    super::network::delete_role(c.iam, &cluster_role_name(env)).await?;
+    super::network::delete_role(c.iam, &node_role_name(env)).await?;
+    if let Some(k) = &o.kms_key_arn {
+        let _ = c.kms.delete_alias().alias_name(kms_alias(env)).send().await;
+        // The bare key id: AWS takes the ARN too, moto only the id.
+        let key_id = k.rsplit('/').next().unwrap_or(k);
+        match c
+            .kms
+            .schedule_key_deletion()
+            .key_id(key_id)
+            .pending_window_in_days(7)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if code(&e) == Some("KMSInvalidStateException") => {}
+            Err(e) => return Err(StepError::new("ScheduleKeyDeletion", describe(&e))),
+        }
+    }
+    Ok(())
+}

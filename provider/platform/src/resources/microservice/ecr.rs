@@ -1,0 +1,278 @@
+//! The service's image repository: create or adopt by owner tag, converge every setting
+//! (each call idempotent, so create, update and resume are the same code), observe in a few
+//! concurrent calls, and delete (refusing a repository that still holds images).
+
+use super::policy;
+use aws_sdk_ecr::types::{
+    EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability, Tag,
+};
+use aws_sdk_ecr::Client;
+use platform_aws::errors::code;
+use platform_aws::step::{absent, built, fail, StepError};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone)]
+pub struct DesiredRepository {
+    pub name: String,
+    pub kms_key_arn: Option<String>,
+    pub lifecycle_policy: serde_json::Value,
+    pub repository_policy: serde_json::Value,
+    pub tags: BTreeMap<String, String>,
+    pub owner: String,
+}
+
+/// What the repository looks like in AWS.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ObservedRepository {
+    pub arn: String,
+    pub url: String,
+    pub registry_id: String,
+    pub immutable: bool,
+    pub scan_on_push: bool,
+    pub kms_key_arn: Option<String>,
+    pub lifecycle_policy: Option<String>,
+    pub repository_policy: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+fn ecr_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, StepError> {
+    tags.iter()
+        .map(|(k, v)| built("TagResource", Tag::builder().key(k).value(v).build()))
+        .collect()
+}
+
+/// Everything read in one go: DescribeRepositories, then the two policies and the tags
+/// concurrently. `Ok(None)` when there is no such repository.
+pub async fn observe(ecr: &Client, name: &str) -> Result<Option<ObservedRepository>, StepError> {
+    let r = absent(
+        ecr.describe_repositories()
+            .repository_names(name)
+            .send()
+            .await,
+        "DescribeRepositories",
+        &["RepositoryNotFoundException"],
+    )?;
+    let Some(repo) = r.and_then(|r| r.repositories().first().cloned()) else {
+        return Ok(None);
+    };
+    let arn = repo.repository_arn().unwrap_or_default().to_string();
+    let (lc, rp, tags) = tokio::join!(
+        ecr.get_lifecycle_policy().repository_name(name).send(),
+        ecr.get_repository_policy().repository_name(name).send(),
+        ecr.list_tags_for_resource().resource_arn(&arn).send(),
+    );
+    let lc = absent(
+        lc,
+        "GetLifecyclePolicy",
+        &["LifecyclePolicyNotFoundException"],
+    )?;
+    let rp = absent(
+        rp,
+        "GetRepositoryPolicy",
+        &["RepositoryPolicyNotFoundException"],
+    )?;
+    let tags = tags.map_err(|e| fail("ListTagsForResource", e))?;
+    let enc = repo.encryption_configuration();
+    Ok(Some(ObservedRepository {
+        url: repo.repository_uri().unwrap_or_default().to_string(),
+        registry_id: repo.registry_id().unwrap_or_default().to_string(),
+        immutable: repo.image_tag_mutability() == Some(&ImageTagMutability::Immutable),
+        scan_on_push: repo
+            .image_scanning_configuration()
+            .is_some_and(|s| s.scan_on_push()),
+        kms_key_arn: enc
+            .filter(|e| e.encryption_type() == &EncryptionType::Kms)
+            .and_then(|e| e.kms_key().map(str::to_string)),
+        lifecycle_policy: lc.and_then(|l| l.lifecycle_policy_text().map(str::to_string)),
+        repository_policy: rp.and_then(|p| p.policy_text().map(str::to_string)),
+        tags: tags
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect(),
+        arn,
+    }))
+}
+
+/// Creates the repository with its immutable settings (encryption can only be chosen at
+/// creation), or adopts one that carries this resource's owner tag.
+async fn create_or_adopt(ecr: &Client, d: &DesiredRepository) -> Result<(), StepError> {
+    if let Some(o) = observe(ecr, &d.name).await? {
+        if o.tags.get(platform_aws::tags::OWNER_KEY) == Some(&d.owner) {
+            tracing::info!(target: "platform::microservice", repository = %d.name, "adopting existing repository owned by this resource");
+            return Ok(());
+        }
+        return Err(StepError::new(
+            "CreateRepository",
+            format!(
+                "repository {:?} already exists and is not managed by this resource; import it with \
+                 `terraform import <address> {}` or choose another name",
+                d.name, d.name
+            ),
+        ));
+    }
+    let enc = match &d.kms_key_arn {
+        Some(k) => EncryptionConfiguration::builder()
+            .encryption_type(EncryptionType::Kms)
+            .kms_key(k),
+        None => EncryptionConfiguration::builder().encryption_type(EncryptionType::Aes256),
+    }
+    .build()
+    .map_err(|e| StepError::new("CreateRepository", e.to_string()))?;
+    let r = ecr
+        .create_repository()
+        .repository_name(&d.name)
+        .image_tag_mutability(ImageTagMutability::Immutable)
+        .image_scanning_configuration(
+            ImageScanningConfiguration::builder()
+                .scan_on_push(true)
+                .build(),
+        )
+        .encryption_configuration(enc)
+        .set_tags(Some(ecr_tags(&d.tags)?))
+        .send()
+        .await;
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if code(&e) == Some("RepositoryAlreadyExistsException") => Ok(()),
+        Err(e) => Err(fail("CreateRepository", e)),
+    }
+}
+
+/// Makes the repository match `d` and returns what it then looks like.
+pub async fn converge(
+    ecr: &Client,
+    d: &DesiredRepository,
+) -> Result<ObservedRepository, StepError> {
+    create_or_adopt(ecr, d).await?;
+    let Some(o) = observe(ecr, &d.name).await? else {
+        return Err(StepError::new(
+            "DescribeRepositories",
+            format!(
+                "repository {:?} vanished right after it was created",
+                d.name
+            ),
+        ));
+    };
+    if o.tags != d.tags {
+        let stale: Vec<String> = o
+            .tags
+            .keys()
+            .filter(|k| !d.tags.contains_key(*k))
+            .cloned()
+            .collect();
+        if !stale.is_empty() {
+            ecr.untag_resource()
+                .resource_arn(&o.arn)
+                .set_tag_keys(Some(stale))
+                .send()
+                .await
+                .map_err(|e| fail("UntagResource", e))?;
+        }
+        ecr.tag_resource()
+            .resource_arn(&o.arn)
+            .set_tags(Some(ecr_tags(&d.tags)?))
+            .send()
+            .await
+            .map_err(|e| fail("TagResource", e))?;
+    }
+    if !o.immutable {
+        ecr.put_image_tag_mutability()
+            .repository_name(&d.name)
+            .image_tag_mutability(ImageTagMutability::Immutable)
+            .send()
+            .await
+            .map_err(|e| fail("PutImageTagMutability", e))?;
+    }
+    if !o.scan_on_push {
+        ecr.put_image_scanning_configuration()
+            .repository_name(&d.name)
+            .image_scanning_configuration(
+                ImageScanningConfiguration::builder()
+                    .scan_on_push(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| fail("PutImageScanningConfiguration", e))?;
+    }
+    if !o
+        .lifecycle_policy
+        .as_deref()
+        .is_some_and(|t| policy::same_document(t, &d.lifecycle_policy))
+    {
+        ecr.put_lifecycle_policy()
+            .repository_name(&d.name)
+            .lifecycle_policy_text(d.lifecycle_policy.to_string())
+            .send()
+            .await
+            .map_err(|e| fail("PutLifecyclePolicy", e))?;
+    }
+    if !o
+        .repository_policy
+        .as_deref()
+        .is_some_and(|t| policy::same_document(t, &d.repository_policy))
+    {
+        ecr.set_repository_policy()
+            .repository_name(&d.name)
+            .policy_text(d.repository_policy.to_string())
+            .send()
+            .await
+            .map_err(|e| fail("SetRepositoryPolicy", e))?;
+    }
+    Ok(o)
+}
+
+/// Deletes the repository. Without `force`, a repository that still holds images is left
+/// alone: deleting it would destroy every image ever pushed, including what is running. A
+/// repository that does not carry `owner` (someone else's, whose name made our create fail) is
+/// never deleted.
+pub async fn delete(ecr: &Client, name: &str, owner: &str, force: bool) -> Result<(), StepError> {
+    match observe(ecr, name).await? {
+        None => return Ok(()),
+        Some(o)
+            if o.tags
+                .get(platform_aws::tags::OWNER_KEY)
+                .map(String::as_str)
+                != Some(owner) =>
+        {
+            tracing::info!(target: "platform::microservice", repository = name, "repository is not owned by this resource; leaving it alone");
+            return Ok(());
+        }
+        Some(_) => {}
+    }
+    if !force {
+        let imgs = absent(
+            ecr.list_images()
+                .repository_name(name)
+                .max_results(100)
+                .send()
+                .await,
+            "ListImages",
+            &["RepositoryNotFoundException"],
+        )?;
+        let Some(imgs) = imgs else { return Ok(()) };
+        let n = imgs.image_ids().len();
+        if n > 0 {
+            return Err(StepError::new(
+                "DeleteRepository",
+                format!(
+                    "repository {name:?} still holds {n}{} image(s); deleting it would destroy them. \
+                     Set force_delete = true (and apply) to delete the images with the repository",
+                    if imgs.next_token().is_some() { "+" } else { "" }
+                ),
+            ));
+        }
+    }
+    match ecr
+        .delete_repository()
+        .repository_name(name)
+        .force(force)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if code(&e) == Some("RepositoryNotFoundException") => Ok(()),
+        Err(e) => Err(fail("DeleteRepository", e)),
+    }
+}

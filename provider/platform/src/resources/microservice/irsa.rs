@@ -1,0 +1,270 @@
+//! The service's IRSA role: an IAM role only the service's Kubernetes service account can
+//! assume (through the cluster's OIDC provider), with the managed and inline policies the
+//! service needs. Create-or-adopt by owner tag; converge is idempotent.
+
+use super::policy;
+use aws_sdk_iam::types::Tag;
+use aws_sdk_iam::Client;
+use platform_aws::errors::code;
+use platform_aws::step::{absent, built, fail, StepError};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The single inline policy the resource manages (`iam_policy_json`).
+pub const INLINE_POLICY_NAME: &str = "platformkit-service";
+
+#[derive(Debug, Clone)]
+pub struct DesiredRole {
+    pub name: String,
+    pub trust_policy: serde_json::Value,
+    pub policy_arns: BTreeSet<String>,
+    pub inline_policy: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub owner: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ObservedRole {
+    pub arn: String,
+    pub trust_policy: String,
+    pub policy_arns: BTreeSet<String>,
+    pub inline_policy: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The error code IAM answers for a role or policy that is not there.
+const NO_SUCH_ENTITY: &[&str] = &["NoSuchEntity"];
+
+fn iam_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, StepError> {
+    tags.iter()
+        .map(|(k, v)| built("TagRole", Tag::builder().key(k).value(v).build()))
+        .collect()
+}
+
+/// GetRole, ListAttachedRolePolicies and GetRolePolicy, concurrently.
+pub async fn observe(iam: &Client, name: &str) -> Result<Option<ObservedRole>, StepError> {
+    let (role, attached, inline) = tokio::join!(
+        iam.get_role().role_name(name).send(),
+        iam.list_attached_role_policies()
+            .role_name(name)
+            .max_items(1000)
+            .send(),
+        iam.get_role_policy()
+            .role_name(name)
+            .policy_name(INLINE_POLICY_NAME)
+            .send(),
+    );
+    let Some(role) = absent(role, "GetRole", NO_SUCH_ENTITY)?.and_then(|r| r.role) else {
+        return Ok(None);
+    };
+    let attached = absent(attached, "ListAttachedRolePolicies", NO_SUCH_ENTITY)?;
+    let inline = absent(inline, "GetRolePolicy", NO_SUCH_ENTITY)?;
+    Ok(Some(ObservedRole {
+        arn: role.arn().to_string(),
+        trust_policy: policy::url_decode(role.assume_role_policy_document().unwrap_or_default()),
+        policy_arns: attached
+            .map(|a| {
+                a.attached_policies()
+                    .iter()
+                    .filter_map(|p| p.policy_arn().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        inline_policy: inline.map(|p| policy::url_decode(p.policy_document())),
+        tags: role
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect(),
+    }))
+}
+
+async fn create_or_adopt(iam: &Client, d: &DesiredRole) -> Result<(), StepError> {
+    match absent(
+        iam.get_role().role_name(&d.name).send().await,
+        "GetRole",
+        NO_SUCH_ENTITY,
+    )? {
+        Some(r) => {
+            let owned = r.role().is_some_and(|r| {
+                r.tags()
+                    .iter()
+                    .any(|t| t.key() == platform_aws::tags::OWNER_KEY && t.value() == d.owner)
+            });
+            if owned {
+                tracing::info!(target: "platform::microservice", role = %d.name, "adopting existing role owned by this resource");
+                Ok(())
+            } else {
+                Err(StepError::new(
+                    "CreateRole",
+                    format!(
+                        "IAM role {:?} already exists and is not managed by this resource",
+                        d.name
+                    ),
+                ))
+            }
+        }
+        None => {
+            let r = iam
+                .create_role()
+                .role_name(&d.name)
+                .assume_role_policy_document(d.trust_policy.to_string())
+                .description(format!(
+                    "IRSA role of the {} service (platformkit)",
+                    d.owner
+                ))
+                .set_tags(Some(iam_tags(&d.tags)?))
+                .send()
+                .await;
+            match r {
+                Ok(_) => Ok(()),
+                Err(e) if code(&e) == Some("EntityAlreadyExists") => Ok(()),
+                Err(e) => Err(fail("CreateRole", e)),
+            }
+        }
+    }
+}
+
+/// Makes the role match `d`; returns its ARN.
+pub async fn converge(iam: &Client, d: &DesiredRole) -> Result<String, StepError> {
+    create_or_adopt(iam, d).await?;
+    let Some(o) = observe(iam, &d.name).await? else {
+        return Err(StepError::new(
+            "GetRole",
+            format!("role {:?} vanished right after it was created", d.name),
+        ));
+    };
+    if !policy::same_document(&o.trust_policy, &d.trust_policy) {
+        iam.update_assume_role_policy()
+            .role_name(&d.name)
+            .policy_document(d.trust_policy.to_string())
+            .send()
+            .await
+            .map_err(|e| fail("UpdateAssumeRolePolicy", e))?;
+    }
+    if o.tags != d.tags {
+        let stale: Vec<String> = o
+            .tags
+            .keys()
+            .filter(|k| !d.tags.contains_key(*k))
+            .cloned()
+            .collect();
+        if !stale.is_empty() {
+            iam.untag_role()
+                .role_name(&d.name)
+                .set_tag_keys(Some(stale))
+                .send()
+                .await
+                .map_err(|e| fail("UntagRole", e))?;
+        }
+        iam.tag_role()
+            .role_name(&d.name)
+            .set_tags(Some(iam_tags(&d.tags)?))
+            .send()
+            .await
+            .map_err(|e| fail("TagRole", e))?;
+    }
+    for arn in d.policy_arns.difference(&o.policy_arns) {
+        iam.attach_role_policy()
+            .role_name(&d.name)
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|e| fail("AttachRolePolicy", e))?;
+    }
+    for arn in o.policy_arns.difference(&d.policy_arns) {
+        detach(iam, &d.name, arn).await?;
+    }
+    match (&d.inline_policy, &o.inline_policy) {
+        (Some(want), have) => {
+            let same = match (serde_json::from_str(want), have) {
+                (Ok(w), Some(h)) => policy::same_document(h, &w),
+                _ => false,
+            };
+            if !same {
+                iam.put_role_policy()
+                    .role_name(&d.name)
+                    .policy_name(INLINE_POLICY_NAME)
+                    .policy_document(want)
+                    .send()
+                    .await
+                    .map_err(|e| fail("PutRolePolicy", e))?;
+            }
+        }
+        (None, Some(_)) => delete_inline(iam, &d.name).await?,
+        (None, None) => {}
+    }
+    Ok(o.arn)
+}
+
+async fn detach(iam: &Client, role: &str, arn: &str) -> Result<(), StepError> {
+    match iam
+        .detach_role_policy()
+        .role_name(role)
+        .policy_arn(arn)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if code(&e) == Some("NoSuchEntity") => Ok(()),
+        Err(e) => Err(fail("DetachRolePolicy", e)),
+    }
+}
+
+async fn delete_inline(iam: &Client, role: &str) -> Result<(), StepError> {
+    match iam
+        .delete_role_policy()
+        .role_name(role)
+        .policy_name(INLINE_POLICY_NAME)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if code(&e) == Some("NoSuchEntity") => Ok(()),
+        Err(e) => Err(fail("DeleteRolePolicy", e)),
+    }
+}
+
+/// Detaches and deletes the policies first: IAM refuses to delete a role that has any. A role
+/// that does not carry `owner` is never deleted.
+pub async fn delete(iam: &Client, name: &str, owner: &str) -> Result<(), StepError> {
+    let Some(o) = observe(iam, name).await? else {
+        return Ok(());
+    };
+    if o.tags
+        .get(platform_aws::tags::OWNER_KEY)
+        .map(String::as_str)
+        != Some(owner)
+    {
+        tracing::info!(target: "platform::microservice", role = name, "role is not owned by this resource; leaving it alone");
+        return Ok(());
+    }
+    for arn in &o.policy_arns {
+        detach(iam, name, arn).await?;
+    }
+    let inline = absent(
+        iam.list_role_policies().role_name(name).send().await,
+        "ListRolePolicies",
+        NO_SUCH_ENTITY,
+    )?;
+    for p in inline
+        .map(|l| l.policy_names().to_vec())
+        .unwrap_or_default()
+    {
+        match iam
+            .delete_role_policy()
+            .role_name(name)
+            .policy_name(&p)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if code(&e) == Some("NoSuchEntity") => {}
+            Err(e) => return Err(fail("DeleteRolePolicy", e)),
+        }
+    }
+    match iam.delete_role().role_name(name).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if code(&e) == Some("NoSuchEntity") => Ok(()),
+        Err(e) => Err(fail("DeleteRole", e)),
+    }
+}

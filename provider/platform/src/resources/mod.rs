@@ -1,0 +1,6 @@
+pub mod environment;
+pub mod frontend;
+pub mod helm_release;
+pub mod microservice;
+pub mod organization;
+pub mod state_backend;

@@ -1,0 +1,592 @@
+//! `platform_org_account`: account vending. CreateAccount is asynchronous, so create polls
+//! DescribeCreateAccountStatus (backoff, deadline from `timeouts`, cancellable) and reports
+//! AWS's failure reason. Moving between OUs is in place. Closing an account is never an
+//! accident: unless `close_on_deletion` is set, destroy only forgets the account.
+
+use super::api::{self, OrgError};
+use super::validate;
+use async_trait::async_trait;
+use aws_sdk_organizations::types::{AccountStatus, CreateAccountState, IamUserAccessToBilling};
+use platform_aws::{partition, tags, wait, AwsContext};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+use tfplugin_framework::{
+    ApplyOutcome, Attribute, AttributePath, Block, Diagnostics, NestedBlock, PlanRequest, Resource,
+    Schema, Value,
+};
+
+pub const TYPE_NAME: &str = "platform_org_account";
+pub const DEFAULT_ROLE: &str = "OrganizationAccountAccessRole";
+const DEFAULT_CREATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+const DEFAULT_DELETE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// The resource keeps, per provider process, the emails planned so far: Terraform plans
+/// every resource instance of one configuration in one provider process per run, so a
+/// second account planning the same email is a duplicate in the configuration (AWS would
+/// reject it only after the first account exists; moto never does). Keyed by lower-cased
+/// email; the value is the account name, so re-planning the same account is not flagged.
+#[derive(Default)]
+pub struct OrgAccount {
+    planned_emails: Mutex<HashMap<String, String>>,
+}
+
+fn role_arn(region: &str, account: &str, role: &str) -> String {
+    format!("arn:{}:iam::{account}:role/{role}", partition(region))
+}
+
+fn timeout(v: &Value, which: &str, default: Duration) -> Duration {
+    v.get("timeouts")
+        .elements()
+        .first()
+        .and_then(|t| t.get(which).as_str())
+        .and_then(|s| validate::duration(s).ok())
+        .unwrap_or(default)
+}
+
+fn status_str(s: Option<&AccountStatus>) -> Value {
+    Value::opt_string(s.map(|s| s.as_str().to_string()))
+}
+
+impl OrgAccount {
+    /// Waits for a CreateAccount request; `Ok(account id)` or the failure reason.
+    async fn wait_created(
+        aws: &AwsContext,
+        request_id: &str,
+        limit: Duration,
+    ) -> Result<String, String> {
+        let c = aws.organizations();
+        let r = wait::until("the account to be created", limit, &aws.cancel, || async {
+            let out = c
+                .describe_create_account_status()
+                .create_account_request_id(request_id)
+                .send()
+                .await
+                .map_err(|e| {
+                    format!(
+                        "DescribeCreateAccountStatus: {}",
+                        platform_aws::errors::describe(&e)
+                    )
+                })?;
+            let Some(s) = out.create_account_status() else {
+                return Ok::<_, String>(None);
+            };
+            match s.state() {
+                Some(CreateAccountState::Succeeded) => {
+                    Ok(Some(Ok(s.account_id().unwrap_or_default().to_string())))
+                }
+                Some(CreateAccountState::Failed) => Ok(Some(Err(format!(
+                    "AWS reports the account creation FAILED: {}",
+                    s.failure_reason()
+                        .map_or("no reason given".to_string(), |r| r.as_str().to_string())
+                )))),
+                _ => Ok(None),
+            }
+        })
+        .await;
+        match r {
+            Ok(Ok(id)) if !id.is_empty() => Ok(id),
+            Ok(Ok(_)) => Err("the creation succeeded without an account id".into()),
+            Ok(Err(reason)) => Err(reason),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Finds an account this resource already created (owner tag) with `email`, or an
+    /// in-progress request for its name: a crash mid-apply never creates a second one.
+    async fn existing(aws: &AwsContext, name: &str, email: &str) -> Result<Existing, OrgError> {
+        let c = aws.organizations();
+        let accounts = api::all_accounts(c).await?;
+        if let Some(a) = accounts
+            .iter()
+            .find(|a| a.email().is_some_and(|e| e.eq_ignore_ascii_case(email)))
+        {
+            let id = a.id().unwrap_or_default().to_string();
+            let t = api::tags(c, &id).await?;
+            return Ok(
+                if t.get(tags::OWNER_KEY) == Some(&tags::owner(TYPE_NAME, name)) {
+                    Existing::Ours(id)
+                } else {
+                    Existing::Foreign(id)
+                },
+            );
+        }
+        let pending = c
+            .list_create_account_status()
+            .states(CreateAccountState::InProgress)
+            .send()
+            .await
+            .map_err(|e| {
+                OrgError::new(
+                    "ListCreateAccountStatus",
+                    platform_aws::errors::describe(&e),
+                )
+            })?;
+        if let Some(s) = pending
+            .create_account_statuses()
+            .iter()
+            .find(|s| s.account_name() == Some(name))
+        {
+            return Ok(Existing::Pending(s.id().unwrap_or_default().to_string()));
+        }
+        Ok(Existing::None)
+    }
+
+    /// Parent and tags: the parts that are updated in place.
+    async fn converge_placement(
+        aws: &AwsContext,
+        id: &str,
+        parent: Option<&str>,
+        all_tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<String, OrgError> {
+        let c = aws.organizations();
+        let current = api::parent(c, id).await?;
+        let target = match parent {
+            Some(p) => p.to_string(),
+            None => api::root(c).await?.0,
+        };
+        if current != target {
+            tracing::info!(target: "platform::organization", account = id, from = current, to = target, "moving the account");
+            c.move_account()
+                .account_id(id)
+                .source_parent_id(&current)
+                .destination_parent_id(&target)
+                .send()
+                .await
+                .map_err(|e| OrgError::new("MoveAccount", platform_aws::errors::describe(&e)))?;
+        }
+        api::converge_tags(c, id, all_tags).await?;
+        Ok(target)
+    }
+
+    async fn converge(&self, aws: &AwsContext, prior: &Value, planned: &Value) -> ApplyOutcome {
+        let c = aws.organizations();
+        let name = planned.get("name").as_str().unwrap_or_default().to_string();
+        let email = planned
+            .get("email")
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let role = planned
+            .get("role_name")
+            .as_str()
+            .unwrap_or(DEFAULT_ROLE)
+            .to_string();
+        let all_tags = tags::merged(
+            &aws.default_tags,
+            &planned.get("tags").to_string_map(),
+            TYPE_NAME,
+            &name,
+        );
+        let mut state = planned.clone();
+        let failed = |state: Value, summary: &str, detail: String| {
+            ApplyOutcome::failed(state, Diagnostics::from_error(summary, detail))
+        };
+
+        let id = match prior.get("id").as_str() {
+            Some(id) => id.to_string(),
+            None => {
+                let request = match Self::existing(aws, &name, &email).await {
+                    Err(e) => return failed(Value::Null, "Could not create the account", e.to_string()),
+                    Ok(Existing::Foreign(id)) => {
+                        return failed(
+                            Value::Null,
+                            "Account email already in use",
+                            format!("Account {id} in this organization already uses {email:?} and was not created by this resource. Import it with `terraform import <address> {id}`."),
+                        )
+                    }
+                    Ok(Existing::Ours(id)) => {
+                        tracing::info!(target: "platform::organization", id, "adopting the account carrying this resource's owner tag");
+                        Ok(id)
+                    }
+                    Ok(Existing::Pending(req)) => Err(req),
+                    Ok(Existing::None) => {
+                        let billing = if planned.get("iam_user_access_to_billing").as_bool().unwrap_or(true) {
+                            IamUserAccessToBilling::Allow
+                        } else {
+                            IamUserAccessToBilling::Deny
+                        };
+                        let tag_list = match api::to_tags(&all_tags) {
+                            Ok(t) => t,
+                            Err(e) => return failed(Value::Null, "Could not create the account", e.to_string()),
+                        };
+                        let out = c
+                            .create_account()
+                            .account_name(&name)
+                            .email(&email)
+                            .role_name(&role)
+                            .iam_user_access_to_billing(billing)
+                            .set_tags(Some(tag_list))
+                            .send()
+                            .await;
+                        match out {
+                            Ok(o) => Err(o
+                                .create_account_status()
+                                .and_then(|s| s.id())
+                                .unwrap_or_default()
+                                .to_string()),
+                            Err(e) => {
+                                return failed(
+                                    Value::Null,
+                                    "Could not create the account",
+                                    format!("CreateAccount: {}", platform_aws::errors::describe(&e)),
+                                )
+                            }
+                        }
+                    }
+                };
+                match request {
+                    Ok(id) => id,
+                    Err(req) => {
+                        let limit = timeout(planned, "create", DEFAULT_CREATE_TIMEOUT);
+                        match Self::wait_created(aws, &req, limit).await {
+                            Ok(id) => id,
+                            Err(why) => {
+                                return failed(
+                                    Value::Null,
+                                    "Account creation failed",
+                                    format!("Account {name:?} <{email}> (request {req}): {why}."),
+                                )
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        state.set_attr("id", Value::from(id.clone()));
+        state.set_attr(
+            "access_role_arn",
+            Value::from(role_arn(&aws.region, &id, &role)),
+        );
+        if let Ok(a) = c.describe_account().account_id(&id).send().await {
+            if let Some(a) = a.account() {
+                state.set_attr("arn", Value::opt_string(a.arn()));
+                state.set_attr("status", status_str(a.status()));
+            }
+        }
+        match Self::converge_placement(aws, &id, planned.get("parent_id").as_str(), &all_tags).await
+        {
+            Ok(parent) => state.set_attr("parent_id", Value::from(parent)),
+            Err(e) => {
+                if state.get("parent_id").is_unknown() {
+                    state.set_attr("parent_id", prior.get("parent_id").clone());
+                }
+                return failed(
+                    state.unknown_as_null(),
+                    "Could not place the account",
+                    format!("{e}. The account {id} exists and is kept in state; the next apply resumes."),
+                );
+            }
+        }
+        state.set_attr("tags_all", Value::string_map(all_tags));
+        ApplyOutcome::ok(state.unknown_as_null())
+    }
+}
+
+enum Existing {
+    None,
+    Ours(String),
+    Foreign(String),
+    Pending(String),
+}
+
+#[async_trait]
+impl Resource<AwsContext> for OrgAccount {
+    fn type_name(&self) -> &'static str {
+        TYPE_NAME
+    }
+
+    fn schema(&self) -> Schema {
+        let b = Block::new()
+            .description("A member account of the organization, created with CreateAccount and placed in an OU.")
+            .attr(Attribute::string("id").computed().description("The 12-digit account id."))
+            .attr(Attribute::string("name").required().force_new().description("Account name (1-50 printable characters). AWS Organizations cannot rename an account, so changing it replaces the account."))
+            .attr(Attribute::string("email").required().force_new().description("Email of the account's root user; unique across AWS. Changing it replaces the account."))
+            .attr(Attribute::string("parent_id").optional().computed().description("OU (or root) id to place the account in. Default: the root. Changing it moves the account in place."))
+            .attr(Attribute::string("role_name").default(DEFAULT_ROLE).force_new().description("Name of the IAM role AWS creates in the account for the management account to assume. Default `OrganizationAccountAccessRole`."))
+            .attr(Attribute::bool("iam_user_access_to_billing").default(true).force_new().description("Whether IAM users and roles may see billing. Default true."))
+            .attr(Attribute::bool("close_on_deletion").default(false).description("Close the account on destroy. Default false: destroy only removes it from state and leaves it in the organization, with a warning."))
+            .attr(Attribute::string_map("tags").optional().description("Tags for the account, merged over the provider's `default_tags`."))
+            .attr(Attribute::string_map("tags_all").computed().description("All tags applied, including `default_tags` and the platform ownership tags."))
+            .attr(Attribute::string("arn").computed().description("ARN of the account."))
+            .attr(Attribute::string("status").computed().description("ACTIVE, SUSPENDED or PENDING_CLOSURE."))
+            .attr(Attribute::string("access_role_arn").computed().description("ARN of the role to assume to act inside the account (`assume_role.role_arn` of its stacks)."))
+            .block(NestedBlock::at_most_one(
+                "timeouts",
+                Block::new()
+                    .description("How long to wait for AWS.")
+                    .attr(Attribute::string("create").optional().description("Account creation, e.g. \"30m\" (default 30m)."))
+                    .attr(Attribute::string("delete").optional().description("Account closure when close_on_deletion is set (default 30m).")),
+            ));
+        Schema::new(0, b)
+    }
+
+    fn validate(&self, config: &Value) -> Diagnostics {
+        let mut d = Diagnostics::new();
+        let mut check = |attr: &str, f: fn(&str) -> Result<(), String>, summary: &str| {
+            if let Some(v) = config.get(attr).as_str() {
+                if let Err(why) = f(v) {
+                    d.error_at(AttributePath::root(attr), summary, format!("{v:?} {why}."));
+                }
+            }
+        };
+        check("name", validate::account_name, "Invalid account name");
+        check("email", validate::email, "Invalid email address");
+        check("parent_id", validate::parent_id, "Invalid parent id");
+        check("role_name", validate::role_name, "Invalid role name");
+        if let Some(t) = config.get("timeouts").elements().first() {
+            for which in ["create", "delete"] {
+                if let Some(s) = t.get(which).as_str() {
+                    if let Err(why) = validate::duration(s) {
+                        d.error_at(
+                            AttributePath::root("timeouts").index(0).attr(which),
+                            "Invalid timeout",
+                            why,
+                        );
+                    }
+                }
+            }
+        }
+        validate::tags(config.get("tags"), &mut d);
+        d
+    }
+
+    async fn modify_plan(
+        &self,
+        aws: &AwsContext,
+        req: &PlanRequest,
+        planned: &mut Value,
+        d: &mut Diagnostics,
+    ) {
+        if let (Some(email), Some(name)) =
+            (planned.get("email").as_str(), planned.get("name").as_str())
+        {
+            if let Ok(mut seen) = self.planned_emails.lock() {
+                match seen.get(&email.to_ascii_lowercase()) {
+                    Some(other) if other != name => d.error_at(
+                        AttributePath::root("email"),
+                        "Duplicate account email",
+                        format!("{email:?} is also the email of account {other:?} in this configuration. Every AWS account needs its own root email."),
+                    ),
+                    _ => {
+                        seen.insert(email.to_ascii_lowercase(), name.to_string());
+                    }
+                }
+            }
+        }
+        let role = planned.get("role_name").clone();
+        let arn = match (&role, req.prior.get("id")) {
+            _ if req.is_create() => Value::Unknown,
+            (Value::String(r), Value::String(id)) => Value::from(role_arn(&aws.region, id, r)),
+            _ => Value::Unknown,
+        };
+        planned.set_attr("access_role_arn", arn);
+        let tags_all = tags::planned_all(
+            &aws.default_tags,
+            planned.get("name"),
+            planned.get("tags"),
+            TYPE_NAME,
+        );
+        planned.set_attr("tags_all", tags_all);
+    }
+
+    async fn create(&self, aws: &AwsContext, planned: &Value) -> ApplyOutcome {
+        self.converge(aws, &Value::Null, planned).await
+    }
+
+    async fn update(&self, aws: &AwsContext, prior: &Value, planned: &Value) -> ApplyOutcome {
+        self.converge(aws, prior, planned).await
+    }
+
+    async fn read(&self, aws: &AwsContext, state: &Value) -> Result<Option<Value>, Diagnostics> {
+        let c = aws.organizations();
+        let id = state.get("id").as_str().unwrap_or_default().to_string();
+        let rd = |e: String| Diagnostics::from_error("Could not read the account", e);
+        let a = match c.describe_account().account_id(&id).send().await {
+            Ok(o) => o,
+            Err(e) if platform_aws::errors::code(&e) == Some("AccountNotFoundException") => {
+                tracing::info!(target: "platform::organization", id, "account is no longer in the organization; removing from state");
+                return Ok(None);
+            }
+            Err(e) => {
+                return Err(rd(format!(
+                    "DescribeAccount: {}",
+                    platform_aws::errors::describe(&e)
+                )))
+            }
+        };
+        let Some(a) = a.account() else {
+            return Ok(None);
+        };
+        let (parent, tags_now) = tokio::join!(api::parent(c, &id), api::tags(c, &id));
+        let parent = parent.map_err(|e| rd(e.to_string()))?;
+        let tags_now = tags_now.map_err(|e| rd(e.to_string()))?;
+        let mut s = state.clone();
+        s.set_attr("name", Value::opt_string(a.name()));
+        s.set_attr("email", Value::opt_string(a.email()));
+        s.set_attr("arn", Value::opt_string(a.arn()));
+        s.set_attr("status", status_str(a.status()));
+        s.set_attr("parent_id", Value::from(parent));
+        let role = s
+            .get("role_name")
+            .as_str()
+            .unwrap_or(DEFAULT_ROLE)
+            .to_string();
+        s.set_attr(
+            "access_role_arn",
+            Value::from(role_arn(&aws.region, &id, &role)),
+        );
+        let user = tags::user_tags(&tags_now, &aws.default_tags);
+        s.set_attr(
+            "tags",
+            if user.is_empty() && state.get("tags").is_null() {
+                Value::Null
+            } else {
+                Value::string_map(user)
+            },
+        );
+        s.set_attr("tags_all", Value::string_map(tags_now));
+        Ok(Some(s))
+    }
+
+    async fn delete(&self, aws: &AwsContext, prior: &Value) -> ApplyOutcome {
+        let id = prior.get("id").as_str().unwrap_or_default().to_string();
+        let name = prior.get("name").as_str().unwrap_or_default();
+        if !prior.get("close_on_deletion").as_bool().unwrap_or(false) {
+            let mut d = Diagnostics::new();
+            d.warning(
+                "Account left in the organization",
+                format!("Account {name:?} ({id}) was removed from Terraform state only: it still exists and stays in its OU. Set close_on_deletion = true to close accounts on destroy."),
+            );
+            return ApplyOutcome {
+                state: Value::Null,
+                diags: d,
+            };
+        }
+        let c = aws.organizations();
+        match c.close_account().account_id(&id).send().await {
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    platform_aws::errors::code(&e),
+                    Some("AccountAlreadyClosedException") | Some("AccountNotFoundException")
+                ) => {}
+            Err(e) => {
+                return ApplyOutcome::failed(
+                    prior.clone(),
+                    Diagnostics::from_error(
+                        "Could not close the account",
+                        format!("CloseAccount: {}", platform_aws::errors::describe(&e)),
+                    ),
+                )
+            }
+        }
+        let limit = timeout(prior, "delete", DEFAULT_DELETE_TIMEOUT);
+        let r = wait::until("the account to close", limit, &aws.cancel, || async {
+            match c.describe_account().account_id(&id).send().await {
+                Ok(o) => Ok(match o.account().and_then(|a| a.status()) {
+                    Some(AccountStatus::Active) => None,
+                    _ => Some(()),
+                }),
+                Err(e) if platform_aws::errors::code(&e) == Some("AccountNotFoundException") => {
+                    Ok(Some(()))
+                }
+                Err(e) => Err(format!(
+                    "DescribeAccount: {}",
+                    platform_aws::errors::describe(&e)
+                )),
+            }
+        })
+        .await;
+        match r {
+            Ok(()) => ApplyOutcome::ok(Value::Null),
+            Err(e) => ApplyOutcome::failed(
+                prior.clone(),
+                Diagnostics::from_error("Account closure did not finish", e.to_string()),
+            ),
+        }
+    }
+
+    async fn import(&self, aws: &AwsContext, id: &str) -> Result<Value, Diagnostics> {
+        if !platform_aws::config::valid_account_id(id) {
+            return Err(Diagnostics::from_error(
+                "Invalid import id",
+                format!("Import an account by its 12-digit account id; got {id:?}."),
+            ));
+        }
+        let v = Value::object([
+            ("id", Value::from(id)),
+            ("role_name", Value::from(DEFAULT_ROLE)),
+            ("iam_user_access_to_billing", Value::Bool(true)),
+            ("close_on_deletion", Value::Bool(false)),
+            // An absent block is an empty list, not null: otherwise the first plan after
+            // import shows an invisible change.
+            ("timeouts", Value::List(Vec::new())),
+        ]);
+        self.read(aws, &v).await?.ok_or_else(|| {
+            Diagnostics::from_error(
+                "Cannot import: no such account",
+                format!("Account {id} is not in this organization."),
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_points_at_attributes() {
+        let cfg = Value::object([
+            ("name", Value::from("")),
+            ("email", Value::from("not-an-email")),
+            ("parent_id", Value::from("ou-x")),
+            ("role_name", Value::from("bad role")),
+            (
+                "timeouts",
+                Value::List(vec![Value::object([("create", Value::from("soon"))])]),
+            ),
+        ]);
+        let d = OrgAccount::default().validate(&cfg);
+        let paths: Vec<String> =
+            d.0.iter()
+                .filter_map(|x| x.path.as_ref().map(|p| p.to_string()))
+                .collect();
+        assert_eq!(
+            paths,
+            vec![
+                "name",
+                "email",
+                "parent_id",
+                "role_name",
+                "timeouts[0].create"
+            ]
+        );
+    }
+
+    #[test]
+    fn role_arns_follow_the_partition() {
+        assert_eq!(
+            role_arn("eu-central-1", "111111111111", DEFAULT_ROLE),
+            "arn:aws:iam::111111111111:role/OrganizationAccountAccessRole"
+        );
+        assert!(role_arn("cn-north-1", "111111111111", "r").starts_with("arn:aws-cn:"));
+    }
+
+    #[test]
+    fn timeouts_default() {
+        assert_eq!(
+            timeout(&Value::Null, "create", DEFAULT_CREATE_TIMEOUT),
+            DEFAULT_CREATE_TIMEOUT
+        );
+        let v = Value::object([(
+            "timeouts",
+            Value::List(vec![Value::object([("create", Value::from("2m"))])]),
+        )]);
+        assert_eq!(
+            timeout(&v, "create", DEFAULT_CREATE_TIMEOUT),
+            Duration::from_secs(120)
+        );
+    }
+}

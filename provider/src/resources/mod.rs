@@ -1,5 +1,0 @@
-pub mod environment;
-pub mod frontend;
-pub mod microservice;
-pub mod organization;
-pub mod state_backend;

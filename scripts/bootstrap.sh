@@ -241,6 +241,7 @@ main() {
   install_venv
   install_helm
   install_kubernetes_validate
+  "${REPO_ROOT}/scripts/kube.sh"
   log "done in $((SECONDS - start))s. Tools: ${TOOLS}/bin/terraform, ${TOOLS}/venv/bin/{python,pytest,moto_server}"
 }
 

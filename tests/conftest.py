@@ -7,6 +7,9 @@ Session fixtures (built once per run):
     moto              harness.MotoServer: a real moto server on 127.0.0.1 (.endpoint, .client("s3"), .reset())
     https_mirror      harness.HttpsMirror: the mirror folder served over HTTPS with a test CA (.url, .ca_file)
     cli_config_filesystem / cli_config_network   CLI config files for the two install modes
+    kube              harness.KubeCluster: a real Kubernetes v1.20.2 control plane on 127.0.0.1 (etcd,
+                      kube-apiserver, kube-controller-manager; .host, .token, .ca_pem, .kubeconfig_path,
+                      .request()/.get()); built once per machine by scripts/kube.sh
 
 Per-test fixtures:
     clean_moto        the session moto, reset (POST /moto-api/reset) before the test
@@ -30,6 +33,7 @@ from typing import Callable, Dict, Iterator, Mapping, Optional
 import pytest
 
 from harness.https_mirror import HttpsMirror
+from harness.kube import KubeCluster
 from harness.mirror import Mirror, build_mirror
 from harness.moto_server import MotoServer
 from harness.paths import BOOTSTRAP_HINT, PROVIDER_ADDR, TERRAFORM_BIN, provider_binary_path
@@ -73,6 +77,21 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluster]:
+    missing = None
+    try:
+        cluster = KubeCluster.start_on_free_ports(tmp_path_factory.mktemp("kube"))
+    except FileNotFoundError as exc:  # the binaries scripts/kube.sh builds are not there
+        missing = str(exc)
+    if missing:
+        pytest.fail(missing, pytrace=False)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture

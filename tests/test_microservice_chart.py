@@ -81,6 +81,7 @@ module "services" {{
   environment = {env_obj}
   namespace   = "apps"
   image_tags  = var.image_tags
+  deploy      = false # the values only: test_helm_release deploys them into a real API server
   services = {{
     "mobile-service" = {{
       path_prefix  = "/mobile"

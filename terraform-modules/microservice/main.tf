@@ -36,3 +36,25 @@ resource "platform_microservice" "this" {
 
   tags = merge(var.tags, lookup(each.value, "tags", {}))
 }
+
+# One Helm release of the platformkit microservice chart per service, with that service's values
+# (image, IRSA annotation, probes, autoscaling, disruption budget, gateway route). A new entry in
+# var.image_tags changes one service's values, so exactly one release upgrades.
+resource "platform_helm_release" "this" {
+  for_each = { for name, svc in var.services : name => svc if var.deploy }
+
+  name             = each.key
+  namespace        = platform_microservice.this[each.key].namespace
+  create_namespace = true
+  chart            = var.chart != null ? var.chart : abspath("${path.module}/../charts/microservice")
+  values           = platform_microservice.this[each.key].helm_values
+  cluster          = var.cluster
+  wait             = var.release_wait
+  max_history      = var.release_max_history
+
+  timeouts {
+    create = var.release_timeout
+    update = var.release_timeout
+    delete = var.release_timeout
+  }
+}

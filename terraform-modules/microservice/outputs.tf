@@ -22,3 +22,15 @@ output "services" {
   description = "Service name => the whole platform_microservice resource."
   value       = platform_microservice.this
 }
+
+output "releases" {
+  description = "Service name => its Helm release: namespace, revision, status and the digest of each object."
+  value = {
+    for name, r in platform_helm_release.this : name => {
+      namespace = r.namespace
+      revision  = r.revision
+      status    = r.status
+      objects   = r.objects
+    }
+  }
+}

@@ -110,3 +110,48 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "deploy" {
+  description = "Deploy every service into the cluster (one platform_helm_release each). False: only the AWS side (repository, role) and the values."
+  type        = bool
+  default     = true
+}
+
+variable "cluster" {
+  description = "The EKS cluster the services are deployed into: `platform_environment.<name>` or an object with `cluster_name`, `cluster_endpoint` and `cluster_certificate_authority`. Null: the provider's `kubernetes` block names the cluster."
+  type = object({
+    cluster_name                  = string
+    cluster_endpoint              = string
+    cluster_certificate_authority = string
+  })
+  default = null
+}
+
+variable "chart" {
+  description = "The chart each service is released with. Null: terraform-modules/charts/microservice from this repository."
+  type        = string
+  default     = null
+}
+
+variable "release_wait" {
+  description = "Wait for each release's Deployment to be ready (a rolling update finished) before the apply goes on."
+  type        = bool
+  default     = true
+}
+
+variable "release_timeout" {
+  description = "How long one release may take to install, upgrade (with release_wait) or uninstall, e.g. \"10m\"."
+  type        = string
+  default     = "10m"
+
+  validation {
+    condition     = can(regex("^([0-9]+[hms])+$", var.release_timeout))
+    error_message = "The release_timeout must be a duration such as \"90s\", \"10m\" or \"1h30m\"."
+  }
+}
+
+variable "release_max_history" {
+  description = "Revisions Helm keeps per release (0: unlimited)."
+  type        = number
+  default     = 10
+}

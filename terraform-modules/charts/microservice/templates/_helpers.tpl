@@ -21,12 +21,17 @@ app.kubernetes.io/name: {{ include "microservice.fullname" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
+{{- /* Common labels. The image tag is not among them: it labels the Deployment and its pods only
+(microservice.versionLabel), so a new image changes one object of the release, not every one. */}}
 {{- define "microservice.labels" -}}
 {{ include "microservice.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Values.image.tag | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- with .Values.labels }}
 {{ toYaml . }}
 {{- end }}
+{{- end -}}
+
+{{- define "microservice.versionLabel" -}}
+app.kubernetes.io/version: {{ .Values.image.tag | quote }}
 {{- end -}}

@@ -23,6 +23,20 @@ provider "platform" {
     }
   }
 
+  # Releases reach the environment's EKS cluster with a token the provider signs; a local
+  # cluster (the quickstart, tests) comes in through the kubernetes_* variables instead.
+  helm_binary = var.helm_binary
+
+  dynamic "kubernetes" {
+    for_each = var.kubernetes_host == null ? [] : [var.kubernetes_host]
+
+    content {
+      host                   = kubernetes.value
+      token                  = var.kubernetes_token
+      cluster_ca_certificate = var.kubernetes_ca_certificate
+    }
+  }
+
   default_tags {
     tags = {
       project = "project-b"

@@ -29,3 +29,12 @@ output "database" {
     secret_arn = module.environment.database_master_user_secret_arn
   }
 }
+
+output "services" {
+  description = "Each service's image, ECR repository and Helm release (revision, status, object digests)."
+  value = {
+    images       = module.services.images
+    repositories = module.services.repository_urls
+    releases     = module.services.releases
+  }
+}

@@ -47,3 +47,51 @@ variable "allowed_account_ids" {
     error_message = "Every allowed account id must be 12 digits."
   }
 }
+
+variable "image_tags" {
+  description = "Service name => image tag deployed. Written by the service pipeline into image_tags.auto.tfvars.json."
+  type        = map(string)
+}
+
+variable "deploy_services" {
+  description = "Deploy the services into the cluster (Helm releases). False: only their ECR repositories, roles and values."
+  type        = bool
+  default     = true
+}
+
+variable "release_wait" {
+  description = "Wait for each service's rollout to finish before the apply goes on."
+  type        = bool
+  default     = true
+}
+
+variable "force_delete_images" {
+  description = "Destroy deletes ECR repositories that still hold images (throwaway environments only)."
+  type        = bool
+  default     = false
+}
+
+variable "kubernetes_host" {
+  description = "A fixed Kubernetes API server (https://host:port) instead of the environment's EKS cluster, for local clusters. Null: the EKS cluster, with a token the provider signs."
+  type        = string
+  default     = null
+}
+
+variable "kubernetes_token" {
+  description = "Bearer token for kubernetes_host."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "kubernetes_ca_certificate" {
+  description = "CA certificate (PEM) of kubernetes_host."
+  type        = string
+  default     = null
+}
+
+variable "helm_binary" {
+  description = "Path of the helm v3 binary. Null: the first helm on PATH."
+  type        = string
+  default     = null
+}

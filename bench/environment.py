@@ -189,18 +189,19 @@ def exit_codes(provs: List[Provider]) -> List[str]:
     return lines
 
 
-def write_section(path: Path, body: List[str]) -> None:
-    """Put ``body`` under SECTION in ``path``, replacing that section if it is there (up to the next
-    ``## `` heading) and keeping everything else, e.g. bench.py's report above it."""
+def write_section(path: Path, body: List[str], section: str = SECTION) -> None:
+    """Put ``body`` under ``section`` in ``path``, replacing that section if it is there (up to the next
+    ``## `` heading) and keeping everything else, e.g. bench.py's report above it. bench/releases.py
+    writes its own section with this too."""
     text = path.read_text() if path.exists() else "# Benchmark results\n"
-    start = text.find(SECTION)
+    start = text.find(section)
     if start < 0:
         before, after = text.rstrip("\n") + "\n\n", ""
     else:
         before = text[:start]
-        end = text.find("\n## ", start + len(SECTION))
+        end = text.find("\n## ", start + len(section))
         after = text[end:] if end >= 0 else ""
-    path.write_text(before + SECTION + "\n\n" + "\n".join(body).rstrip("\n") + "\n" + after)
+    path.write_text(before + section + "\n\n" + "\n".join(body).rstrip("\n") + "\n" + after)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

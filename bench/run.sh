@@ -14,10 +14,17 @@
 # API calls, wall time and provider peak RSS for apply, refresh-only plan, plan and destroy; it rewrites
 # only its own section of bench/results.md. Takes about 5 minutes with the default 3 runs.
 #
+# With --releases, step 3 is skipped and step 5 runs bench/releases.py instead: 1, 10 and 30
+# platform_helm_release resources of the microservice chart on one real kube-apiserver v1.20.2 (tests/harness,
+# binaries from scripts/kube.sh) with .tools/bin/helm, wall time and provider peak RSS of apply, plan, one
+# image-tag change among 30, and destroy, plus helm processes per plan; it rewrites only its own section of
+# bench/results.md. Takes about 7 minutes with the default 3 runs (on a busy 2-core machine).
+#
 # Usage: bench/run.sh [--no-build] [bench.py options]    e.g. bench/run.sh --plan-runs 5 --out -
 #        bench/run.sh --environment [--no-build] [environment.py options]   e.g. ... --runs 5
-#        bench/run.sh --help-bench                       bench.py's options (with --environment first:
-#                                                        environment.py's)
+#        bench/run.sh --releases [--no-build] [releases.py options]         e.g. ... --sizes 1,10,30
+#        bench/run.sh --help-bench                       bench.py's options (with --environment or
+#                                                        --releases first: that script's)
 # Environment: CARGO_TARGET_DIR is honoured; BENCH_MIRROR overrides the mirror folder.
 set -euo pipefail
 
@@ -35,9 +42,10 @@ for arg in "$@"; do
   case "${arg}" in
     --no-build) BUILD=0 ;;
     --environment) SCRIPT=bench/environment.py ;;
+    --releases) SCRIPT=bench/releases.py ;;
     --help-bench) exec "${PY}" "${SCRIPT}" --help ;;
     -h | --help)
-      sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *) BENCH_ARGS+=("${arg}") ;;
@@ -62,8 +70,10 @@ fi
   exit 1
 }
 
-step "peer providers (cached in .tools/bench/)"
-bench/fetch_peers.sh >&2
+if [[ "${SCRIPT}" != bench/releases.py ]]; then # releases.py runs only our provider
+  step "peer providers (cached in .tools/bench/)"
+  bench/fetch_peers.sh >&2
+fi
 
 step "mirror for terraform init (${MIRROR#"${REPO_ROOT}/"})"
 python3 scripts/build_mirror.py --binary "${BINARY}" --version "${PLATFORM_VERSION}" --out "${MIRROR}" >/dev/null

@@ -100,8 +100,27 @@ impl Helm {
             .ok_or_else(|| HelmError::NotFound("no `helm` on PATH".into()))
     }
 
-    /// The version string (`v3.17.2`); an error for anything but Helm 3.
+    /// The version string (`v3.17.2`); an error for anything but Helm 3. Asked once per binary
+    /// and provider process: a plan of 30 releases would otherwise start 30 more processes.
     pub async fn check_version(&self) -> Result<String, HelmError> {
+        static CHECKED: std::sync::Mutex<Vec<(PathBuf, String)>> =
+            std::sync::Mutex::new(Vec::new());
+        let known = CHECKED.lock().ok().and_then(|c| {
+            c.iter()
+                .find(|(p, _)| *p == self.binary)
+                .map(|(_, v)| v.clone())
+        });
+        if let Some(v) = known {
+            return Ok(v);
+        }
+        let version = self.ask_version().await?;
+        if let Ok(mut c) = CHECKED.lock() {
+            c.push((self.binary.clone(), version.clone()));
+        }
+        Ok(version)
+    }
+
+    async fn ask_version(&self) -> Result<String, HelmError> {
         let out = self
             .run(
                 &["version", "--template", "{{.Version}}"],
@@ -180,7 +199,7 @@ impl Helm {
             spec.namespace.clone(),
             "--values".to_owned(),
             values_file.display().to_string(),
-            "--max-history".to_owned(),
+            "--history-max".to_owned(),
             spec.max_history.to_string(),
             "--output".to_owned(),
             "json".to_owned(),

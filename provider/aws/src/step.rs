@@ -139,23 +139,6 @@ where
     }
 }
 
-/// The old builder idiom, removed once no composite uses it: use `.step("Operation")`.
-pub fn built<T>(step: &str, r: Result<T, BuildError>) -> Result<T, StepError> {
-    r.step(step)
-}
-
-/// The old idiom, removed once no composite uses it: use `.step("Op").absent(codes)`.
-pub fn absent<T, E>(
-    r: Result<T, SdkError<E, Response>>,
-    step: &str,
-    none_codes: &[&str],
-) -> Result<Option<T>, StepError>
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    r.step(step).absent(none_codes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

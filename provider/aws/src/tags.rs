@@ -111,6 +111,45 @@ pub fn reserved_keys(path: AttributePath, tags: &Value, d: &mut Diagnostics) {
     }
 }
 
+/// What to change on an object whose tags are `have` so that they become `want`: the keys to
+/// remove and the pairs to add or change. Every composite computes its tag updates with it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TagDiff {
+    pub remove: Vec<String>,
+    pub set: BTreeMap<String, String>,
+}
+
+impl TagDiff {
+    pub fn between(have: &BTreeMap<String, String>, want: &BTreeMap<String, String>) -> TagDiff {
+        TagDiff::between_keeping(have, want, |_| false)
+    }
+
+    /// As [`TagDiff::between`], never removing a key for which `keep` is true (keys AWS or
+    /// another part of the provider manages).
+    pub fn between_keeping(
+        have: &BTreeMap<String, String>,
+        want: &BTreeMap<String, String>,
+        keep: impl Fn(&str) -> bool,
+    ) -> TagDiff {
+        TagDiff {
+            remove: have
+                .keys()
+                .filter(|k| !want.contains_key(*k) && !keep(k))
+                .cloned()
+                .collect(),
+            set: want
+                .iter()
+                .filter(|(k, v)| have.get(*k) != Some(*v))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.remove.is_empty() && self.set.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +178,17 @@ mod tests {
     fn user_tags_strip_platform_and_defaults() {
         let all = m(&[("team", "b"), ("env", "dev"), ("platform:owner", "o")]);
         assert_eq!(user_tags(&all, &m(&[("env", "dev")])), m(&[("team", "b")]));
+    }
+
+    #[test]
+    fn diff_sets_changed_and_removes_stale() {
+        let have = m(&[("a", "1"), ("b", "2"), ("aws:x", "y")]);
+        let want = m(&[("a", "1"), ("b", "3"), ("c", "4")]);
+        let d = TagDiff::between(&have, &want);
+        assert_eq!(d.remove, vec!["aws:x".to_string()]);
+        assert_eq!(d.set, m(&[("b", "3"), ("c", "4")]));
+        let kept = TagDiff::between_keeping(&have, &want, |k| k.starts_with("aws:"));
+        assert!(kept.remove.is_empty());
+        assert!(TagDiff::between(&want, &want).is_empty());
     }
 }

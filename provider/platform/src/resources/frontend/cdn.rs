@@ -11,8 +11,7 @@ use aws_sdk_cloudfront::types::{
     S3OriginConfig, SslSupportMethod, Tag, Tags, ViewerCertificate, ViewerProtocolPolicy,
 };
 use aws_sdk_cloudfront::Client;
-use platform_aws::errors::code;
-use platform_aws::step::{built, fail, Fail, StepError};
+use platform_aws::step::{Step, StepError};
 use platform_aws::wait;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -84,13 +83,13 @@ pub async fn ensure_oac(
         .signing_behavior(OriginAccessControlSigningBehaviors::Always)
         .origin_access_control_origin_type(OriginAccessControlOriginTypes::S3)
         .build()
-        .map_err(|e| StepError::new("CreateOriginAccessControl", e.to_string()))?;
+        .step("CreateOriginAccessControl")?;
     let r = cf
         .create_origin_access_control()
         .origin_access_control_config(cfg)
         .send()
         .await
-        .fail("CreateOriginAccessControl")?;
+        .step("CreateOriginAccessControl")?;
     r.origin_access_control()
         .map(|o| o.id().to_string())
         .ok_or_else(|| StepError::new("CreateOriginAccessControl", "no id in the answer"))
@@ -105,7 +104,7 @@ pub async fn find_oac(cf: &Client, name: &str) -> Result<Option<(String, String)
             .set_marker(marker.clone())
             .send()
             .await
-            .fail("ListOriginAccessControls")?;
+            .step("ListOriginAccessControls")?;
         let Some(list) = r.origin_access_control_list() else {
             return Ok(None);
         };
@@ -120,20 +119,32 @@ pub async fn find_oac(cf: &Client, name: &str) -> Result<Option<(String, String)
 }
 
 pub async fn oac_exists(cf: &Client, id: &str) -> Result<bool, StepError> {
-    match cf.get_origin_access_control().id(id).send().await {
+    match cf
+        .get_origin_access_control()
+        .id(id)
+        .send()
+        .await
+        .step("GetOriginAccessControl")
+    {
         Ok(_) => Ok(true),
-        Err(e) if code(&e) == Some("NoSuchOriginAccessControl") => Ok(false),
-        Err(e) => Err(fail("GetOriginAccessControl", e)),
+        Err(e) if e.code() == Some("NoSuchOriginAccessControl") => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
 /// Deletes the OAC; CloudFront refuses while a distribution still uses it, so this runs after
 /// the distribution is gone.
 pub async fn delete_oac(cf: &Client, id: &str) -> Result<(), StepError> {
-    let etag = match cf.get_origin_access_control().id(id).send().await {
+    let etag = match cf
+        .get_origin_access_control()
+        .id(id)
+        .send()
+        .await
+        .step("GetOriginAccessControl")
+    {
         Ok(r) => r.e_tag().unwrap_or_default().to_string(),
-        Err(e) if code(&e) == Some("NoSuchOriginAccessControl") => return Ok(()),
-        Err(e) => return Err(fail("GetOriginAccessControl", e)),
+        Err(e) if e.code() == Some("NoSuchOriginAccessControl") => return Ok(()),
+        Err(e) => return Err(e),
     };
     match cf
         .delete_origin_access_control()
@@ -141,10 +152,11 @@ pub async fn delete_oac(cf: &Client, id: &str) -> Result<(), StepError> {
         .if_match(etag)
         .send()
         .await
+        .step("DeleteOriginAccessControl")
     {
         Ok(_) => Ok(()),
-        Err(e) if code(&e) == Some("NoSuchOriginAccessControl") => Ok(()),
-        Err(e) => Err(fail("DeleteOriginAccessControl", e)),
+        Err(e) if e.code() == Some("NoSuchOriginAccessControl") => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
@@ -161,56 +173,48 @@ pub fn config(
 ) -> Result<DistributionConfig, StepError> {
     let step = "CreateDistribution";
     let methods = || -> Result<AllowedMethods, StepError> {
-        built(
-            step,
-            AllowedMethods::builder()
-                .quantity(2)
-                .items(Method::Get)
-                .items(Method::Head)
-                .cached_methods(built(
-                    step,
-                    CachedMethods::builder()
-                        .quantity(2)
-                        .items(Method::Get)
-                        .items(Method::Head)
-                        .build(),
-                )?)
-                .build(),
-        )
+        AllowedMethods::builder()
+            .quantity(2)
+            .items(Method::Get)
+            .items(Method::Head)
+            .cached_methods(
+                CachedMethods::builder()
+                    .quantity(2)
+                    .items(Method::Get)
+                    .items(Method::Head)
+                    .build()
+                    .step(step)?,
+            )
+            .build()
+            .step(step)
     };
-    let origin = built(
-        step,
-        Origin::builder()
-            .id(origin_id(&d.origin_domain))
-            .domain_name(&d.origin_domain)
-            // With an OAC the legacy OAI field must be present and empty.
-            .s3_origin_config(S3OriginConfig::builder().origin_access_identity("").build())
-            .origin_access_control_id(&d.oac_id)
-            .build(),
-    )?;
-    let behavior = built(
-        step,
-        DefaultCacheBehavior::builder()
-            .target_origin_id(origin_id(&d.origin_domain))
-            .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
-            .allowed_methods(methods()?)
-            .compress(true)
-            .cache_policy_id(CACHING_OPTIMIZED_POLICY_ID)
-            .build(),
-    )?;
+    let origin = Origin::builder()
+        .id(origin_id(&d.origin_domain))
+        .domain_name(&d.origin_domain)
+        // With an OAC the legacy OAI field must be present and empty.
+        .s3_origin_config(S3OriginConfig::builder().origin_access_identity("").build())
+        .origin_access_control_id(&d.oac_id)
+        .build()
+        .step(step)?;
+    let behavior = DefaultCacheBehavior::builder()
+        .target_origin_id(origin_id(&d.origin_domain))
+        .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
+        .allowed_methods(methods()?)
+        .compress(true)
+        .cache_policy_id(CACHING_OPTIMIZED_POLICY_ID)
+        .build()
+        .step(step)?;
     let errors: Vec<CustomErrorResponse> = if d.spa_fallback {
         [403, 404]
             .into_iter()
             .map(|c| {
-                built(
-                    step,
-                    CustomErrorResponse::builder()
-                        .error_code(c)
-                        .response_page_path(format!("/{}", d.default_root_object))
-                        .response_code("200")
-                        .error_caching_min_ttl(10)
-                        .build(),
-                )
+                CustomErrorResponse::builder()
+                    .error_code(c)
+                    .response_page_path(format!("/{}", d.default_root_object))
+                    .response_code("200")
+                    .error_caching_min_ttl(10)
+                    .build()
+                    .step(step)
             })
             .collect::<Result<_, _>>()?
     } else {
@@ -226,38 +230,39 @@ pub fn config(
             .cloud_front_default_certificate(true)
             .build(),
     };
-    built(
-        step,
-        DistributionConfig::builder()
-            .caller_reference(caller_reference)
-            .comment(&d.owner)
-            .enabled(enabled)
-            .aliases(built(
-                step,
-                Aliases::builder()
-                    .quantity(d.aliases.len() as i32)
-                    .set_items(Some(d.aliases.clone()))
-                    .build(),
-            )?)
-            .default_root_object(&d.default_root_object)
-            .origins(built(
-                step,
-                Origins::builder().quantity(1).items(origin).build(),
-            )?)
-            .default_cache_behavior(behavior)
-            .custom_error_responses(built(
-                step,
-                CustomErrorResponses::builder()
-                    .quantity(errors.len() as i32)
-                    .set_items(Some(errors))
-                    .build(),
-            )?)
-            .price_class(price_class(&d.price_class))
-            .viewer_certificate(cert)
-            .http_version(HttpVersion::Http2and3)
-            .is_ipv6_enabled(true)
-            .build(),
-    )
+    DistributionConfig::builder()
+        .caller_reference(caller_reference)
+        .comment(&d.owner)
+        .enabled(enabled)
+        .aliases(
+            Aliases::builder()
+                .quantity(d.aliases.len() as i32)
+                .set_items(Some(d.aliases.clone()))
+                .build()
+                .step(step)?,
+        )
+        .default_root_object(&d.default_root_object)
+        .origins(
+            Origins::builder()
+                .quantity(1)
+                .items(origin)
+                .build()
+                .step(step)?,
+        )
+        .default_cache_behavior(behavior)
+        .custom_error_responses(
+            CustomErrorResponses::builder()
+                .quantity(errors.len() as i32)
+                .set_items(Some(errors))
+                .build()
+                .step(step)?,
+        )
+        .price_class(price_class(&d.price_class))
+        .viewer_certificate(cert)
+        .http_version(HttpVersion::Http2and3)
+        .is_ipv6_enabled(true)
+        .build()
+        .step(step)
 }
 
 fn observed(
@@ -311,13 +316,19 @@ fn observed(
 
 /// GetDistribution: `Ok(None)` when it does not exist.
 pub async fn observe(cf: &Client, id: &str) -> Result<Option<ObservedDistribution>, StepError> {
-    match cf.get_distribution().id(id).send().await {
+    match cf
+        .get_distribution()
+        .id(id)
+        .send()
+        .await
+        .step("GetDistribution")
+    {
         Ok(r) => Ok(r.distribution().and_then(|d| {
             d.distribution_config()
                 .map(|c| observed(d.id(), d.arn(), d.domain_name(), d.status(), c))
         })),
-        Err(e) if code(&e) == Some("NoSuchDistribution") => Ok(None),
-        Err(e) => Err(fail("GetDistribution", e)),
+        Err(e) if e.code() == Some("NoSuchDistribution") => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -330,7 +341,7 @@ pub async fn find(cf: &Client, owner: &str) -> Result<Option<String>, StepError>
             .set_marker(marker.clone())
             .send()
             .await
-            .fail("ListDistributions")?;
+            .step("ListDistributions")?;
         let Some(list) = r.distribution_list() else {
             return Ok(None);
         };
@@ -381,10 +392,11 @@ pub async fn converge(
             .tags
             .iter()
             .map(|(k, v)| {
-                built(
-                    "CreateDistributionWithTags",
-                    Tag::builder().key(k).value(v).build(),
-                )
+                Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .step("CreateDistributionWithTags")
             })
             .collect::<Result<Vec<_>, _>>()?;
         let r = cf
@@ -397,7 +409,7 @@ pub async fn converge(
             )
             .send()
             .await
-            .fail("CreateDistributionWithTags")?;
+            .step("CreateDistributionWithTags")?;
         let dist = r.distribution().ok_or_else(|| {
             StepError::new(
                 "CreateDistributionWithTags",
@@ -420,7 +432,7 @@ pub async fn converge(
         .id(&id)
         .send()
         .await
-        .fail("GetDistributionConfig")?;
+        .step("GetDistributionConfig")?;
     let etag = cur.e_tag().unwrap_or_default().to_string();
     let Some(c) = cur.distribution_config() else {
         return Err(StepError::new(
@@ -437,7 +449,7 @@ pub async fn converge(
             .distribution_config(new)
             .send()
             .await
-            .fail("UpdateDistribution")?;
+            .step("UpdateDistribution")?;
     }
     tag(cf, &o.arn, &d.tags).await?;
     observe(cf, &id)
@@ -448,14 +460,14 @@ pub async fn converge(
 async fn tag(cf: &Client, arn: &str, tags: &BTreeMap<String, String>) -> Result<(), StepError> {
     let items = tags
         .iter()
-        .map(|(k, v)| built("TagResource", Tag::builder().key(k).value(v).build()))
+        .map(|(k, v)| Tag::builder().key(k).value(v).build().step("TagResource"))
         .collect::<Result<Vec<_>, _>>()?;
     cf.tag_resource()
         .resource(arn)
         .tags(Tags::builder().set_items(Some(items)).build())
         .send()
         .await
-        .fail("TagResource")?;
+        .step("TagResource")?;
     Ok(())
 }
 
@@ -465,7 +477,7 @@ pub async fn tags(cf: &Client, arn: &str) -> Result<BTreeMap<String, String>, St
         .resource(arn)
         .send()
         .await
-        .fail("ListTagsForResource")?;
+        .step("ListTagsForResource")?;
     Ok(r.tags()
         .map(|t| {
             t.items()
@@ -489,10 +501,16 @@ pub async fn delete(
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<(), StepError> {
-    let cur = match cf.get_distribution_config().id(id).send().await {
+    let cur = match cf
+        .get_distribution_config()
+        .id(id)
+        .send()
+        .await
+        .step("GetDistributionConfig")
+    {
         Ok(c) => c,
-        Err(e) if code(&e) == Some("NoSuchDistribution") => return Ok(()),
-        Err(e) => return Err(fail("GetDistributionConfig", e)),
+        Err(e) if e.code() == Some("NoSuchDistribution") => return Ok(()),
+        Err(e) => return Err(e),
     };
     let mut etag = cur.e_tag().unwrap_or_default().to_string();
     if let Some(c) = cur.distribution_config() {
@@ -506,7 +524,7 @@ pub async fn delete(
                 .distribution_config(off)
                 .send()
                 .await
-                .fail("UpdateDistribution")?;
+                .step("UpdateDistribution")?;
             etag = r.e_tag().unwrap_or_default().to_string();
         }
     }
@@ -530,9 +548,16 @@ pub async fn delete(
     if deployed.is_none() {
         return Ok(());
     }
-    match cf.delete_distribution().id(id).if_match(etag).send().await {
+    match cf
+        .delete_distribution()
+        .id(id)
+        .if_match(etag)
+        .send()
+        .await
+        .step("DeleteDistribution")
+    {
         Ok(_) => Ok(()),
-        Err(e) if code(&e) == Some("NoSuchDistribution") => Ok(()),
-        Err(e) => Err(fail("DeleteDistribution", e)),
+        Err(e) if e.code() == Some("NoSuchDistribution") => Ok(()),
+        Err(e) => Err(e),
     }
 }

@@ -6,8 +6,7 @@ use aws_sdk_route53::types::{
     AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecordSet, RrType,
 };
 use aws_sdk_route53::Client;
-use platform_aws::errors::code;
-use platform_aws::step::{fail, Fail, StepError};
+use platform_aws::step::{Step, StepError};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ObservedZone {
@@ -51,11 +50,11 @@ pub async fn ensure_zone(
         )
         .send()
         .await;
-    match r {
+    match r.step("CreateHostedZone") {
         Ok(z) => Ok(bare_zone_id(
             z.hosted_zone().map(|h| h.id()).unwrap_or_default(),
         )),
-        Err(e) if code(&e) == Some("HostedZoneAlreadyExists") => {
+        Err(e) if e.code() == Some("HostedZoneAlreadyExists") => {
             find_zone(r53, name, Some(caller_reference))
                 .await?
                 .ok_or_else(|| {
@@ -65,7 +64,7 @@ pub async fn ensure_zone(
                     )
                 })
         }
-        Err(e) => Err(fail("CreateHostedZone", e)),
+        Err(e) => Err(e),
     }
 }
 
@@ -80,7 +79,7 @@ pub async fn find_zone(
         .dns_name(name)
         .send()
         .await
-        .fail("ListHostedZonesByName")?;
+        .step("ListHostedZonesByName")?;
     Ok(r.hosted_zones()
         .iter()
         .filter(|z| fqdn_eq(z.name(), name))
@@ -96,12 +95,12 @@ pub async fn observe(r53: &Client, zone_id: &str) -> Result<Option<ObservedZone>
             .hosted_zone_id(zone_id)
             .send()
     );
-    let z = match z {
+    let z = match z.step("GetHostedZone") {
         Ok(z) => z,
-        Err(e) if code(&e) == Some("NoSuchHostedZone") => return Ok(None),
-        Err(e) => return Err(fail("GetHostedZone", e)),
+        Err(e) if e.code() == Some("NoSuchHostedZone") => return Ok(None),
+        Err(e) => return Err(e),
     };
-    let recs = recs.fail("ListResourceRecordSets")?;
+    let recs = recs.step("ListResourceRecordSets")?;
     Ok(Some(ObservedZone {
         id: zone_id.to_string(),
         name: z
@@ -136,18 +135,18 @@ fn change(action: ChangeAction, name: &str, ty: RrType, target: &str) -> Result<
         .dns_name(target)
         .evaluate_target_health(false)
         .build()
-        .map_err(|e| StepError::new(step, e.to_string()))?;
+        .step(step)?;
     let rrs = ResourceRecordSet::builder()
         .name(name)
         .r#type(ty)
         .alias_target(alias)
         .build()
-        .map_err(|e| StepError::new(step, e.to_string()))?;
+        .step(step)?;
     Change::builder()
         .action(action)
         .resource_record_set(rrs)
         .build()
-        .map_err(|e| StepError::new(step, e.to_string()))
+        .step(step)
 }
 
 async fn apply(r53: &Client, zone_id: &str, changes: Vec<Change>) -> Result<(), StepError> {
@@ -157,13 +156,13 @@ async fn apply(r53: &Client, zone_id: &str, changes: Vec<Change>) -> Result<(), 
     let batch = ChangeBatch::builder()
         .set_changes(Some(changes))
         .build()
-        .map_err(|e| StepError::new("ChangeResourceRecordSets", e.to_string()))?;
+        .step("ChangeResourceRecordSets")?;
     r53.change_resource_record_sets()
         .hosted_zone_id(zone_id)
         .change_batch(batch)
         .send()
         .await
-        .fail("ChangeResourceRecordSets")?;
+        .step("ChangeResourceRecordSets")?;
     Ok(())
 }
 
@@ -226,9 +225,15 @@ pub async fn delete_records(
 }
 
 pub async fn delete_zone(r53: &Client, zone_id: &str) -> Result<(), StepError> {
-    match r53.delete_hosted_zone().id(zone_id).send().await {
+    match r53
+        .delete_hosted_zone()
+        .id(zone_id)
+        .send()
+        .await
+        .step("DeleteHostedZone")
+    {
         Ok(_) => Ok(()),
-        Err(e) if code(&e) == Some("NoSuchHostedZone") => Ok(()),
-        Err(e) => Err(fail("DeleteHostedZone", e)),
+        Err(e) if e.code() == Some("NoSuchHostedZone") => Ok(()),
+        Err(e) => Err(e),
     }
 }

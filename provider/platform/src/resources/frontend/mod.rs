@@ -11,10 +11,9 @@ mod cdn;
 mod dns;
 mod validate;
 
-use crate::resources::microservice::policy::{parse_document, same_document};
-use crate::resources::state_backend::s3 as sb_s3;
 use async_trait::async_trait;
 use platform_aws::partition;
+use platform_aws::policy::{parse_document, same_document};
 use platform_aws::step::StepError;
 use platform_aws::{tags, AwsContext};
 use std::time::Duration;
@@ -271,10 +270,7 @@ impl Frontend {
         }
         let state = state.unknown_as_null();
         if diags.has_errors() && prior.is_null() && b.is_err() && oac.is_err() && dist.is_none() {
-            let bucket_gone = matches!(
-                crate::resources::state_backend::s3::exists(aws.s3(), &bkt).await,
-                Ok(false)
-            );
+            let bucket_gone = matches!(bucket::exists(aws.s3(), &bkt).await, Ok(false));
             let zone_none = !matches!(zone, Ok(Some(_)));
             if bucket_gone && zone_none {
                 return ApplyOutcome::failed(Value::Null, diags);
@@ -680,8 +676,8 @@ impl Resource<AwsContext> for Frontend {
             TYPE_NAME,
             str_attr(prior, "name").as_deref().unwrap_or_default(),
         );
-        let bucket_ours = match sb_s3::exists(aws.s3(), &bkt).await {
-            Ok(true) => match sb_s3::tags(aws.s3(), &bkt).await {
+        let bucket_ours = match bucket::exists(aws.s3(), &bkt).await {
+            Ok(true) => match bucket::tags(aws.s3(), &bkt).await {
                 Ok(t) => t.get(tags::OWNER_KEY) == Some(&owner),
                 Err(e) => return fail(prior, "Cannot read the bucket's tags", e),
             },
@@ -692,20 +688,18 @@ impl Resource<AwsContext> for Frontend {
             tracing::info!(target: "platform::frontend", bucket = bkt, "bucket is absent or not owned by this resource; leaving it alone");
         }
         // Refuse up front, before anything is torn down, when the bucket still holds the site.
-        if !force && bucket_ours {
-            match aws
-                .s3()
-                .list_object_versions()
-                .bucket(&bkt)
-                .max_keys(1)
-                .send()
-                .await
-            {
-                Ok(r) if !r.versions().is_empty() || !r.delete_markers().is_empty() => {
-                    return fail(prior, "Cannot delete the frontend", StepError::new("DeleteBucket", format!("bucket {bkt:?} still holds the site's files; set force_destroy = true and apply first if you really mean to delete them")));
-                }
-                _ => {}
-            }
+        if !force
+            && bucket_ours
+            && matches!(
+                platform_aws::s3::holds_objects(aws.s3(), &bkt).await,
+                Ok(true)
+            )
+        {
+            return fail(
+                prior,
+                "Cannot delete the frontend",
+                StepError::new("DeleteBucket", bucket::non_empty(&bkt)),
+            );
         }
         let mut s = prior.clone();
         let zone = str_attr(prior, "zone_id");

@@ -19,7 +19,7 @@ pub fn name(s: &str) -> Result<(), String> {
 /// S3 naming rules, plus no dots: a dotted bucket name breaks the TLS certificate of the
 /// bucket's virtual-hosted endpoint that CloudFront connects to.
 pub fn bucket(s: &str) -> Result<(), String> {
-    crate::resources::state_backend::validate::bucket_name(s)?;
+    platform_aws::validate::bucket_name(s)?;
     if s.contains('.') {
         return Err("must not contain dots (CloudFront reaches the bucket over TLS at <bucket>.s3.<region>.amazonaws.com, which a dotted name breaks)".into());
     }

@@ -7,8 +7,8 @@ use aws_sdk_ecr::types::{
     EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability, Tag,
 };
 use aws_sdk_ecr::Client;
-use platform_aws::errors::code;
-use platform_aws::step::{absent, built, fail, StepError};
+use platform_aws::step::{Absent, Step, StepError};
+use platform_aws::tags::TagDiff;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
@@ -37,21 +37,20 @@ pub struct ObservedRepository {
 
 fn ecr_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, StepError> {
     tags.iter()
-        .map(|(k, v)| built("TagResource", Tag::builder().key(k).value(v).build()))
+        .map(|(k, v)| Tag::builder().key(k).value(v).build().step("TagResource"))
         .collect()
 }
 
 /// Everything read in one go: DescribeRepositories, then the two policies and the tags
 /// concurrently. `Ok(None)` when there is no such repository.
 pub async fn observe(ecr: &Client, name: &str) -> Result<Option<ObservedRepository>, StepError> {
-    let r = absent(
-        ecr.describe_repositories()
-            .repository_names(name)
-            .send()
-            .await,
-        "DescribeRepositories",
-        &["RepositoryNotFoundException"],
-    )?;
+    let r = ecr
+        .describe_repositories()
+        .repository_names(name)
+        .send()
+        .await
+        .step("DescribeRepositories")
+        .absent(&["RepositoryNotFoundException"])?;
     let Some(repo) = r.and_then(|r| r.repositories().first().cloned()) else {
         return Ok(None);
     };
@@ -61,17 +60,13 @@ pub async fn observe(ecr: &Client, name: &str) -> Result<Option<ObservedReposito
         ecr.get_repository_policy().repository_name(name).send(),
         ecr.list_tags_for_resource().resource_arn(&arn).send(),
     );
-    let lc = absent(
-        lc,
-        "GetLifecyclePolicy",
-        &["LifecyclePolicyNotFoundException"],
-    )?;
-    let rp = absent(
-        rp,
-        "GetRepositoryPolicy",
-        &["RepositoryPolicyNotFoundException"],
-    )?;
-    let tags = tags.map_err(|e| fail("ListTagsForResource", e))?;
+    let lc = lc
+        .step("GetLifecyclePolicy")
+        .absent(&["LifecyclePolicyNotFoundException"])?;
+    let rp = rp
+        .step("GetRepositoryPolicy")
+        .absent(&["RepositoryPolicyNotFoundException"])?;
+    let tags = tags.step("ListTagsForResource")?;
     let enc = repo.encryption_configuration();
     Ok(Some(ObservedRepository {
         url: repo.repository_uri().unwrap_or_default().to_string(),
@@ -118,7 +113,7 @@ async fn create_or_adopt(ecr: &Client, d: &DesiredRepository) -> Result<(), Step
         None => EncryptionConfiguration::builder().encryption_type(EncryptionType::Aes256),
     }
     .build()
-    .map_err(|e| StepError::new("CreateRepository", e.to_string()))?;
+    .step("CreateRepository")?;
     let r = ecr
         .create_repository()
         .repository_name(&d.name)
@@ -132,10 +127,10 @@ async fn create_or_adopt(ecr: &Client, d: &DesiredRepository) -> Result<(), Step
         .set_tags(Some(ecr_tags(&d.tags)?))
         .send()
         .await;
-    match r {
+    match r.step("CreateRepository") {
         Ok(_) => Ok(()),
-        Err(e) if code(&e) == Some("RepositoryAlreadyExistsException") => Ok(()),
-        Err(e) => Err(fail("CreateRepository", e)),
+        Err(e) if e.code() == Some("RepositoryAlreadyExistsException") => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
@@ -154,27 +149,22 @@ pub async fn converge(
             ),
         ));
     };
-    if o.tags != d.tags {
-        let stale: Vec<String> = o
-            .tags
-            .keys()
-            .filter(|k| !d.tags.contains_key(*k))
-            .cloned()
-            .collect();
-        if !stale.is_empty() {
+    let diff = TagDiff::between(&o.tags, &d.tags);
+    if !diff.is_empty() {
+        if !diff.remove.is_empty() {
             ecr.untag_resource()
                 .resource_arn(&o.arn)
-                .set_tag_keys(Some(stale))
+                .set_tag_keys(Some(diff.remove))
                 .send()
                 .await
-                .map_err(|e| fail("UntagResource", e))?;
+                .step("UntagResource")?;
         }
         ecr.tag_resource()
             .resource_arn(&o.arn)
             .set_tags(Some(ecr_tags(&d.tags)?))
             .send()
             .await
-            .map_err(|e| fail("TagResource", e))?;
+            .step("TagResource")?;
     }
     if !o.immutable {
         ecr.put_image_tag_mutability()
@@ -182,7 +172,7 @@ pub async fn converge(
             .image_tag_mutability(ImageTagMutability::Immutable)
             .send()
             .await
-            .map_err(|e| fail("PutImageTagMutability", e))?;
+            .step("PutImageTagMutability")?;
     }
     if !o.scan_on_push {
         ecr.put_image_scanning_configuration()
@@ -194,7 +184,7 @@ pub async fn converge(
             )
             .send()
             .await
-            .map_err(|e| fail("PutImageScanningConfiguration", e))?;
+            .step("PutImageScanningConfiguration")?;
     }
     if !o
         .lifecycle_policy
@@ -206,7 +196,7 @@ pub async fn converge(
             .lifecycle_policy_text(d.lifecycle_policy.to_string())
             .send()
             .await
-            .map_err(|e| fail("PutLifecyclePolicy", e))?;
+            .step("PutLifecyclePolicy")?;
     }
     if !o
         .repository_policy
@@ -218,7 +208,7 @@ pub async fn converge(
             .policy_text(d.repository_policy.to_string())
             .send()
             .await
-            .map_err(|e| fail("SetRepositoryPolicy", e))?;
+            .step("SetRepositoryPolicy")?;
     }
     Ok(o)
 }
@@ -242,15 +232,14 @@ pub async fn delete(ecr: &Client, name: &str, owner: &str, force: bool) -> Resul
         Some(_) => {}
     }
     if !force {
-        let imgs = absent(
-            ecr.list_images()
-                .repository_name(name)
-                .max_results(100)
-                .send()
-                .await,
-            "ListImages",
-            &["RepositoryNotFoundException"],
-        )?;
+        let imgs = ecr
+            .list_images()
+            .repository_name(name)
+            .max_results(100)
+            .send()
+            .await
+            .step("ListImages")
+            .absent(&["RepositoryNotFoundException"])?;
         let Some(imgs) = imgs else { return Ok(()) };
         let n = imgs.image_ids().len();
         if n > 0 {
@@ -270,9 +259,10 @@ pub async fn delete(ecr: &Client, name: &str, owner: &str, force: bool) -> Resul
         .force(force)
         .send()
         .await
+        .step("DeleteRepository")
     {
         Ok(_) => Ok(()),
-        Err(e) if code(&e) == Some("RepositoryNotFoundException") => Ok(()),
-        Err(e) => Err(fail("DeleteRepository", e)),
+        Err(e) if e.code() == Some("RepositoryNotFoundException") => Ok(()),
+        Err(e) => Err(e),
     }
 }

@@ -5,8 +5,9 @@
 use super::policy;
 use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
-use platform_aws::errors::code;
-use platform_aws::step::{absent, built, fail, StepError};
+use platform_aws::iam::{self, NO_SUCH_ENTITY};
+use platform_aws::step::{Absent, Step, StepError};
+use platform_aws::tags::TagDiff;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The single inline policy the resource manages (`iam_policy_json`).
@@ -31,12 +32,9 @@ pub struct ObservedRole {
     pub tags: BTreeMap<String, String>,
 }
 
-/// The error code IAM answers for a role or policy that is not there.
-const NO_SUCH_ENTITY: &[&str] = &["NoSuchEntity"];
-
 fn iam_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, StepError> {
     tags.iter()
-        .map(|(k, v)| built("TagRole", Tag::builder().key(k).value(v).build()))
+        .map(|(k, v)| Tag::builder().key(k).value(v).build().step("TagRole"))
         .collect()
 }
 
@@ -53,11 +51,17 @@ pub async fn observe(iam: &Client, name: &str) -> Result<Option<ObservedRole>, S
             .policy_name(INLINE_POLICY_NAME)
             .send(),
     );
-    let Some(role) = absent(role, "GetRole", NO_SUCH_ENTITY)?.and_then(|r| r.role) else {
+    let Some(role) = role
+        .step("GetRole")
+        .absent(NO_SUCH_ENTITY)?
+        .and_then(|r| r.role)
+    else {
         return Ok(None);
     };
-    let attached = absent(attached, "ListAttachedRolePolicies", NO_SUCH_ENTITY)?;
-    let inline = absent(inline, "GetRolePolicy", NO_SUCH_ENTITY)?;
+    let attached = attached
+        .step("ListAttachedRolePolicies")
+        .absent(NO_SUCH_ENTITY)?;
+    let inline = inline.step("GetRolePolicy").absent(NO_SUCH_ENTITY)?;
     Ok(Some(ObservedRole {
         arn: role.arn().to_string(),
         trust_policy: policy::url_decode(role.assume_role_policy_document().unwrap_or_default()),
@@ -79,11 +83,14 @@ pub async fn observe(iam: &Client, name: &str) -> Result<Option<ObservedRole>, S
 }
 
 async fn create_or_adopt(iam: &Client, d: &DesiredRole) -> Result<(), StepError> {
-    match absent(
-        iam.get_role().role_name(&d.name).send().await,
-        "GetRole",
-        NO_SUCH_ENTITY,
-    )? {
+    match iam
+        .get_role()
+        .role_name(&d.name)
+        .send()
+        .await
+        .step("GetRole")
+        .absent(NO_SUCH_ENTITY)?
+    {
         Some(r) => {
             let owned = r.role().is_some_and(|r| {
                 r.tags()
@@ -115,10 +122,10 @@ async fn create_or_adopt(iam: &Client, d: &DesiredRole) -> Result<(), StepError>
                 .set_tags(Some(iam_tags(&d.tags)?))
                 .send()
                 .await;
-            match r {
+            match r.step("CreateRole") {
                 Ok(_) => Ok(()),
-                Err(e) if code(&e) == Some("EntityAlreadyExists") => Ok(()),
-                Err(e) => Err(fail("CreateRole", e)),
+                Err(e) if e.code() == Some("EntityAlreadyExists") => Ok(()),
+                Err(e) => Err(e),
             }
         }
     }
@@ -139,29 +146,24 @@ pub async fn converge(iam: &Client, d: &DesiredRole) -> Result<String, StepError
             .policy_document(d.trust_policy.to_string())
             .send()
             .await
-            .map_err(|e| fail("UpdateAssumeRolePolicy", e))?;
+            .step("UpdateAssumeRolePolicy")?;
     }
-    if o.tags != d.tags {
-        let stale: Vec<String> = o
-            .tags
-            .keys()
-            .filter(|k| !d.tags.contains_key(*k))
-            .cloned()
-            .collect();
-        if !stale.is_empty() {
+    let diff = TagDiff::between(&o.tags, &d.tags);
+    if !diff.is_empty() {
+        if !diff.remove.is_empty() {
             iam.untag_role()
                 .role_name(&d.name)
-                .set_tag_keys(Some(stale))
+                .set_tag_keys(Some(diff.remove))
                 .send()
                 .await
-                .map_err(|e| fail("UntagRole", e))?;
+                .step("UntagRole")?;
         }
         iam.tag_role()
             .role_name(&d.name)
             .set_tags(Some(iam_tags(&d.tags)?))
             .send()
             .await
-            .map_err(|e| fail("TagRole", e))?;
+            .step("TagRole")?;
     }
     for arn in d.policy_arns.difference(&o.policy_arns) {
         iam.attach_role_policy()
@@ -169,10 +171,10 @@ pub async fn converge(iam: &Client, d: &DesiredRole) -> Result<String, StepError
             .policy_arn(arn)
             .send()
             .await
-            .map_err(|e| fail("AttachRolePolicy", e))?;
+            .step("AttachRolePolicy")?;
     }
     for arn in o.policy_arns.difference(&d.policy_arns) {
-        detach(iam, &d.name, arn).await?;
+        iam::detach_policy(iam, &d.name, arn).await?;
     }
     match (&d.inline_policy, &o.inline_policy) {
         (Some(want), have) => {
@@ -187,45 +189,17 @@ pub async fn converge(iam: &Client, d: &DesiredRole) -> Result<String, StepError
                     .policy_document(want)
                     .send()
                     .await
-                    .map_err(|e| fail("PutRolePolicy", e))?;
+                    .step("PutRolePolicy")?;
             }
         }
-        (None, Some(_)) => delete_inline(iam, &d.name).await?,
+        (None, Some(_)) => iam::delete_inline_policy(iam, &d.name, INLINE_POLICY_NAME).await?,
         (None, None) => {}
     }
     Ok(o.arn)
 }
 
-async fn detach(iam: &Client, role: &str, arn: &str) -> Result<(), StepError> {
-    match iam
-        .detach_role_policy()
-        .role_name(role)
-        .policy_arn(arn)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if code(&e) == Some("NoSuchEntity") => Ok(()),
-        Err(e) => Err(fail("DetachRolePolicy", e)),
-    }
-}
-
-async fn delete_inline(iam: &Client, role: &str) -> Result<(), StepError> {
-    match iam
-        .delete_role_policy()
-        .role_name(role)
-        .policy_name(INLINE_POLICY_NAME)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if code(&e) == Some("NoSuchEntity") => Ok(()),
-        Err(e) => Err(fail("DeleteRolePolicy", e)),
-    }
-}
-
-/// Detaches and deletes the policies first: IAM refuses to delete a role that has any. A role
-/// that does not carry `owner` is never deleted.
+/// Deletes the role with its policies (the toolbox's `iam::delete_role`). A role that does not
+/// carry `owner` is never deleted.
 pub async fn delete(iam: &Client, name: &str, owner: &str) -> Result<(), StepError> {
     let Some(o) = observe(iam, name).await? else {
         return Ok(());
@@ -238,33 +212,5 @@ pub async fn delete(iam: &Client, name: &str, owner: &str) -> Result<(), StepErr
         tracing::info!(target: "platform::microservice", role = name, "role is not owned by this resource; leaving it alone");
         return Ok(());
     }
-    for arn in &o.policy_arns {
-        detach(iam, name, arn).await?;
-    }
-    let inline = absent(
-        iam.list_role_policies().role_name(name).send().await,
-        "ListRolePolicies",
-        NO_SUCH_ENTITY,
-    )?;
-    for p in inline
-        .map(|l| l.policy_names().to_vec())
-        .unwrap_or_default()
-    {
-        match iam
-            .delete_role_policy()
-            .role_name(name)
-            .policy_name(&p)
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if code(&e) == Some("NoSuchEntity") => {}
-            Err(e) => return Err(fail("DeleteRolePolicy", e)),
-        }
-    }
-    match iam.delete_role().role_name(name).send().await {
-        Ok(_) => Ok(()),
-        Err(e) if code(&e) == Some("NoSuchEntity") => Ok(()),
-        Err(e) => Err(fail("DeleteRole", e)),
-    }
+    iam::delete_role(iam, name).await
 }

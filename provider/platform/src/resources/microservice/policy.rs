@@ -1,8 +1,11 @@
 //! The three JSON documents the resource owns: the IRSA trust policy, the ECR repository
 //! policy and the ECR lifecycle policy. Built at plan time (they are shown in the plan) and
-//! compared semantically on read, since AWS may reorder keys or URL-encode what it returns.
+//! compared semantically on read (the toolbox's `platform_aws::policy`), since AWS may reorder
+//! keys or URL-encode what it returns.
 
 use serde_json::{json, Value as J};
+
+pub use platform_aws::policy::{parse_document, same_document, url_decode};
 
 /// Read-only pull actions: what a node (kubelet) needs to start a pod from the repository.
 pub const PULL_ACTIONS: &[&str] = &[
@@ -96,55 +99,6 @@ pub fn lifecycle_policy(keep_tagged: i64, expire_untagged_days: i64) -> J {
     })
 }
 
-/// Decodes `%XX` escapes (IAM returns policy documents URL-encoded).
-pub fn url_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Some(x) = std::str::from_utf8(&b[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(x);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// A policy document as returned by AWS, URL-decoded when needed, normalised so that a
-/// one-element array and its single value compare equal (IAM and ECR collapse them).
-pub fn parse_document(text: &str) -> Option<J> {
-    let v = serde_json::from_str::<J>(text)
-        .ok()
-        .or_else(|| serde_json::from_str::<J>(&url_decode(text)).ok())?;
-    Some(normalise(v))
-}
-
-fn normalise(v: J) -> J {
-    match v {
-        J::Array(a) if a.len() == 1 => normalise(a.into_iter().next().unwrap_or(J::Null)),
-        J::Array(a) => {
-            let mut items: Vec<J> = a.into_iter().map(normalise).collect();
-            items.sort_by_key(|x| x.to_string());
-            J::Array(items)
-        }
-        J::Object(m) => J::Object(m.into_iter().map(|(k, v)| (k, normalise(v))).collect()),
-        other => other,
-    }
-}
-
-/// Whether the document AWS returned says the same as the one we want.
-pub fn same_document(actual: &str, wanted: &J) -> bool {
-    parse_document(actual).is_some_and(|a| a == normalise(wanted.clone()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,18 +137,5 @@ mod tests {
         assert_eq!(p["rules"][0]["selection"]["tagStatus"], "untagged");
         assert_eq!(p["rules"][1]["selection"]["tagStatus"], "any");
         assert_eq!(p["rules"][1]["selection"]["countNumber"], 30);
-    }
-
-    #[test]
-    fn documents_compare_semantically() {
-        let want =
-            json!({"Version": "2012-10-17", "Statement": [{"Action": ["a"], "Effect": "Allow"}]});
-        assert!(same_document(
-            r#"{"Statement":{"Effect":"Allow","Action":"a"},"Version":"2012-10-17"}"#,
-            &want
-        ));
-        assert!(same_document("%7B%22Statement%22%3A%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22a%22%7D%2C%22Version%22%3A%222012-10-17%22%7D", &want));
-        assert!(!same_document(r#"{"Statement":[]}"#, &want));
-        assert_eq!(url_decode("a%2Fb"), "a/b");
     }
 }

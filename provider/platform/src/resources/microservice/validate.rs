@@ -171,27 +171,8 @@ pub fn env_name(s: &str) -> Result<(), String> {
     }
 }
 
-pub fn account_id(s: &str) -> Result<(), String> {
-    if s.len() == 12 && s.chars().all(|c| c.is_ascii_digit()) {
-        Ok(())
-    } else {
-        Err("must be a 12-digit AWS account id".into())
-    }
-}
-
-/// `arn:<partition>:<service>:<region>:<account>:<resource>` split into its six fields.
-fn arn_parts(s: &str) -> Option<[&str; 6]> {
-    let mut it = s.splitn(6, ':');
-    let parts = [
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-    ];
-    (parts[0] == "arn" && parts[1].starts_with("aws")).then_some(parts)
-}
+pub use platform_aws::validate::account_id;
+use platform_aws::validate::arn_parts;
 
 pub fn policy_arn(s: &str) -> Result<(), String> {
     match arn_parts(s) {

@@ -3,10 +3,11 @@
 //! AWS's failure reason. Moving between OUs is in place. Closing an account is never an
 //! accident: unless `close_on_deletion` is set, destroy only forgets the account.
 
-use super::api::{self, OrgError};
+use super::api;
 use super::validate;
 use async_trait::async_trait;
 use aws_sdk_organizations::types::{AccountStatus, CreateAccountState, IamUserAccessToBilling};
+use platform_aws::step::{Step, StepError};
 use platform_aws::{partition, tags, wait, AwsContext};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -62,12 +63,8 @@ impl OrgAccount {
                 .create_account_request_id(request_id)
                 .send()
                 .await
-                .map_err(|e| {
-                    format!(
-                        "DescribeCreateAccountStatus: {}",
-                        platform_aws::errors::describe(&e)
-                    )
-                })?;
+                .step("DescribeCreateAccountStatus")
+                .map_err(|e| e.to_string())?;
             let Some(s) = out.create_account_status() else {
                 return Ok::<_, String>(None);
             };
@@ -94,7 +91,7 @@ impl OrgAccount {
 
     /// Finds an account this resource already created (owner tag) with `email`, or an
     /// in-progress request for its name: a crash mid-apply never creates a second one.
-    async fn existing(aws: &AwsContext, name: &str, email: &str) -> Result<Existing, OrgError> {
+    async fn existing(aws: &AwsContext, name: &str, email: &str) -> Result<Existing, StepError> {
         let c = aws.organizations();
         let accounts = api::all_accounts(c).await?;
         if let Some(a) = accounts
@@ -116,12 +113,7 @@ impl OrgAccount {
             .states(CreateAccountState::InProgress)
             .send()
             .await
-            .map_err(|e| {
-                OrgError::new(
-                    "ListCreateAccountStatus",
-                    platform_aws::errors::describe(&e),
-                )
-            })?;
+            .step("ListCreateAccountStatus")?;
         if let Some(s) = pending
             .create_account_statuses()
             .iter()
@@ -138,7 +130,7 @@ impl OrgAccount {
         id: &str,
         parent: Option<&str>,
         all_tags: &std::collections::BTreeMap<String, String>,
-    ) -> Result<String, OrgError> {
+    ) -> Result<String, StepError> {
         let c = aws.organizations();
         let current = api::parent(c, id).await?;
         let target = match parent {
@@ -153,7 +145,7 @@ impl OrgAccount {
                 .destination_parent_id(&target)
                 .send()
                 .await
-                .map_err(|e| OrgError::new("MoveAccount", platform_aws::errors::describe(&e)))?;
+                .step("MoveAccount")?;
         }
         api::converge_tags(c, id, all_tags).await?;
         Ok(target)
@@ -219,7 +211,7 @@ impl OrgAccount {
                             .set_tags(Some(tag_list))
                             .send()
                             .await;
-                        match out {
+                        match out.step("CreateAccount") {
                             Ok(o) => Err(o
                                 .create_account_status()
                                 .and_then(|s| s.id())
@@ -229,7 +221,7 @@ impl OrgAccount {
                                 return failed(
                                     Value::Null,
                                     "Could not create the account",
-                                    format!("CreateAccount: {}", platform_aws::errors::describe(&e)),
+                                    e.to_string(),
                                 )
                             }
                         }
@@ -402,18 +394,19 @@ impl Resource<AwsContext> for OrgAccount {
         let c = aws.organizations();
         let id = state.get("id").as_str().unwrap_or_default().to_string();
         let rd = |e: String| Diagnostics::from_error("Could not read the account", e);
-        let a = match c.describe_account().account_id(&id).send().await {
+        let a = match c
+            .describe_account()
+            .account_id(&id)
+            .send()
+            .await
+            .step("DescribeAccount")
+        {
             Ok(o) => o,
-            Err(e) if platform_aws::errors::code(&e) == Some("AccountNotFoundException") => {
+            Err(e) if e.code() == Some("AccountNotFoundException") => {
                 tracing::info!(target: "platform::organization", id, "account is no longer in the organization; removing from state");
                 return Ok(None);
             }
-            Err(e) => {
-                return Err(rd(format!(
-                    "DescribeAccount: {}",
-                    platform_aws::errors::describe(&e)
-                )))
-            }
+            Err(e) => return Err(rd(e.to_string())),
         };
         let Some(a) = a.account() else {
             return Ok(None);
@@ -464,37 +457,41 @@ impl Resource<AwsContext> for OrgAccount {
             };
         }
         let c = aws.organizations();
-        match c.close_account().account_id(&id).send().await {
+        match c
+            .close_account()
+            .account_id(&id)
+            .send()
+            .await
+            .step("CloseAccount")
+        {
             Ok(_) => {}
             Err(e)
                 if matches!(
-                    platform_aws::errors::code(&e),
+                    e.code(),
                     Some("AccountAlreadyClosedException") | Some("AccountNotFoundException")
                 ) => {}
             Err(e) => {
                 return ApplyOutcome::failed(
                     prior.clone(),
-                    Diagnostics::from_error(
-                        "Could not close the account",
-                        format!("CloseAccount: {}", platform_aws::errors::describe(&e)),
-                    ),
+                    Diagnostics::from_error("Could not close the account", e.to_string()),
                 )
             }
         }
         let limit = timeout(prior, "delete", DEFAULT_DELETE_TIMEOUT);
         let r = wait::until("the account to close", limit, &aws.cancel, || async {
-            match c.describe_account().account_id(&id).send().await {
+            match c
+                .describe_account()
+                .account_id(&id)
+                .send()
+                .await
+                .step("DescribeAccount")
+            {
                 Ok(o) => Ok(match o.account().and_then(|a| a.status()) {
                     Some(AccountStatus::Active) => None,
                     _ => Some(()),
                 }),
-                Err(e) if platform_aws::errors::code(&e) == Some("AccountNotFoundException") => {
-                    Ok(Some(()))
-                }
-                Err(e) => Err(format!(
-                    "DescribeAccount: {}",
-                    platform_aws::errors::describe(&e)
-                )),
+                Err(e) if e.code() == Some("AccountNotFoundException") => Ok(Some(())),
+                Err(e) => Err(e.to_string()),
             }
         })
         .await;

@@ -1,78 +1,25 @@
-//! The Organizations calls the OU and account resources share, each turning SDK errors into
-//! an `OrgError` that names the operation (so a diagnostic says which step failed).
+//! The Organizations calls the OU and account resources share, each a `StepError` that names
+//! the operation (so a diagnostic says which step failed) and keeps AWS's error code.
 
 use aws_sdk_organizations::types::{
     Account, ChildType, PolicySummary, PolicyType, PolicyTypeStatus, Tag,
 };
 use aws_sdk_organizations::Client;
-use platform_aws::errors;
+use platform_aws::step::{Step, StepError};
+use platform_aws::tags::TagDiff;
 use std::collections::BTreeMap;
 
-/// A failed Organizations call: the operation, AWS's error code (when any) and message.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{op}: {message}")]
-pub struct OrgError {
-    pub op: &'static str,
-    pub code: Option<String>,
-    pub message: String,
-}
-
-impl OrgError {
-    pub fn new(op: &'static str, message: impl Into<String>) -> OrgError {
-        OrgError {
-            op,
-            code: None,
-            message: message.into(),
-        }
-    }
-    /// True for the "no such object" family of codes.
-    pub fn is_not_found(&self) -> bool {
-        self.code.as_deref().is_some_and(|c| {
-            matches!(
-                c,
-                "OrganizationalUnitNotFoundException"
-                    | "AccountNotFoundException"
-                    | "PolicyNotFoundException"
-                    | "TargetNotFoundException"
-                    | "ParentNotFoundException"
-                    | "ChildNotFoundException"
-            )
-        })
-    }
-}
-
-fn err<E>(
-    op: &'static str,
-) -> impl FnOnce(
-    aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>,
-) -> OrgError
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
-{
-    move |e| OrgError {
-        op,
-        code: errors::code(&e).map(str::to_string),
-        message: errors::describe(&e),
-    }
-}
-
-pub fn to_tags(m: &BTreeMap<String, String>) -> Result<Vec<Tag>, OrgError> {
+pub fn to_tags(m: &BTreeMap<String, String>) -> Result<Vec<Tag>, StepError> {
     m.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| OrgError::new("Tag", e.to_string()))
-        })
+        .map(|(k, v)| Tag::builder().key(k).value(v).build().step("Tag"))
         .collect()
 }
 
 /// The organization's root: its id and whether SCPs are enabled on it.
-pub async fn root(c: &Client) -> Result<(String, bool), OrgError> {
-    let out = c.list_roots().send().await.map_err(err("ListRoots"))?;
+pub async fn root(c: &Client) -> Result<(String, bool), StepError> {
+    let out = c.list_roots().send().await.step("ListRoots")?;
     let r = out.roots().first().ok_or_else(|| {
-        OrgError::new(
+        StepError::new(
             "ListRoots",
             "the organization has no root (is AWS Organizations enabled for this management account?)",
         )
@@ -86,7 +33,7 @@ pub async fn root(c: &Client) -> Result<(String, bool), OrgError> {
 
 /// Enables SCPs on the root unless they already are (AWS refuses to attach an SCP
 /// before that). Returns the root id.
-pub async fn ensure_scp_enabled(c: &Client) -> Result<String, OrgError> {
+pub async fn ensure_scp_enabled(c: &Client) -> Result<String, StepError> {
     let (root_id, enabled) = root(c).await?;
     if !enabled {
         tracing::info!(target: "platform::organization", root_id, "enabling the SERVICE_CONTROL_POLICY type on the root");
@@ -96,17 +43,17 @@ pub async fn ensure_scp_enabled(c: &Client) -> Result<String, OrgError> {
             .policy_type(PolicyType::ServiceControlPolicy)
             .send()
             .await
-            .map_err(err("EnablePolicyType"))
+            .step("EnablePolicyType")
         {
             Ok(_) => {}
-            Err(e) if e.code.as_deref() == Some("PolicyTypeAlreadyEnabledException") => {}
+            Err(e) if e.code() == Some("PolicyTypeAlreadyEnabledException") => {}
             Err(e) => return Err(e),
         }
     }
     Ok(root_id)
 }
 
-pub async fn tags(c: &Client, id: &str) -> Result<BTreeMap<String, String>, OrgError> {
+pub async fn tags(c: &Client, id: &str) -> Result<BTreeMap<String, String>, StepError> {
     let mut out = BTreeMap::new();
     let mut token: Option<String> = None;
     loop {
@@ -116,7 +63,7 @@ pub async fn tags(c: &Client, id: &str) -> Result<BTreeMap<String, String>, OrgE
             .set_next_token(token.clone())
             .send()
             .await
-            .map_err(err("ListTagsForResource"))?;
+            .step("ListTagsForResource")?;
         for t in r.tags() {
             out.insert(t.key().to_string(), t.value().to_string());
         }
@@ -132,57 +79,47 @@ pub async fn converge_tags(
     c: &Client,
     id: &str,
     want: &BTreeMap<String, String>,
-) -> Result<(), OrgError> {
-    let have = tags(c, id).await?;
-    let changed: BTreeMap<String, String> = want
-        .iter()
-        .filter(|(k, v)| have.get(*k) != Some(v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if !changed.is_empty() {
+) -> Result<(), StepError> {
+    let diff = TagDiff::between(&tags(c, id).await?, want);
+    if !diff.set.is_empty() {
         c.tag_resource()
             .resource_id(id)
-            .set_tags(Some(to_tags(&changed)?))
+            .set_tags(Some(to_tags(&diff.set)?))
             .send()
             .await
-            .map_err(err("TagResource"))?;
+            .step("TagResource")?;
     }
-    let gone: Vec<String> = have
-        .keys()
-        .filter(|k| !want.contains_key(*k))
-        .cloned()
-        .collect();
-    if !gone.is_empty() {
+    if !diff.remove.is_empty() {
         c.untag_resource()
             .resource_id(id)
-            .set_tag_keys(Some(gone))
+            .set_tag_keys(Some(diff.remove))
             .send()
             .await
-            .map_err(err("UntagResource"))?;
+            .step("UntagResource")?;
     }
     Ok(())
 }
 
 /// The parent (root or OU id) of an account or OU.
-pub async fn parent(c: &Client, child: &str) -> Result<String, OrgError> {
+pub async fn parent(c: &Client, child: &str) -> Result<String, StepError> {
     let r = c
         .list_parents()
         .child_id(child)
         .send()
         .await
-        .map_err(err("ListParents"))?;
+        .step("ListParents")?;
     r.parents()
         .first()
         .and_then(|p| p.id())
         .map(str::to_string)
-        .ok_or_else(|| OrgError::new("ListParents", format!("{child} has no parent")))
+        .ok_or_else(|| StepError::new("ListParents", format!("{child} has no parent")))
 }
 
 /// OUs directly under `parent`: (id, name, arn).
 pub async fn ous_under(
     c: &Client,
     parent: &str,
-) -> Result<Vec<(String, String, String)>, OrgError> {
+) -> Result<Vec<(String, String, String)>, StepError> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -192,7 +129,7 @@ pub async fn ous_under(
             .set_next_token(token.clone())
             .send()
             .await
-            .map_err(err("ListOrganizationalUnitsForParent"))?;
+            .step("ListOrganizationalUnitsForParent")?;
         for ou in r.organizational_units() {
             out.push((
                 ou.id().unwrap_or_default().to_string(),
@@ -208,13 +145,13 @@ pub async fn ous_under(
 }
 
 /// (name, arn) of an OU; `None` when it does not exist.
-pub async fn describe_ou(c: &Client, id: &str) -> Result<Option<(String, String)>, OrgError> {
+pub async fn describe_ou(c: &Client, id: &str) -> Result<Option<(String, String)>, StepError> {
     match c
         .describe_organizational_unit()
         .organizational_unit_id(id)
         .send()
         .await
-        .map_err(err("DescribeOrganizationalUnit"))
+        .step("DescribeOrganizationalUnit")
     {
         Ok(r) => Ok(r.organizational_unit().map(|o| {
             (
@@ -232,7 +169,7 @@ pub async fn create_ou(
     parent: &str,
     name: &str,
     tags: &BTreeMap<String, String>,
-) -> Result<(String, String), OrgError> {
+) -> Result<(String, String), StepError> {
     let r = c
         .create_organizational_unit()
         .parent_id(parent)
@@ -240,33 +177,33 @@ pub async fn create_ou(
         .set_tags(Some(to_tags(tags)?))
         .send()
         .await
-        .map_err(err("CreateOrganizationalUnit"))?;
+        .step("CreateOrganizationalUnit")?;
     let ou = r
         .organizational_unit()
-        .ok_or_else(|| OrgError::new("CreateOrganizationalUnit", "no OU in the answer"))?;
+        .ok_or_else(|| StepError::new("CreateOrganizationalUnit", "no OU in the answer"))?;
     Ok((
         ou.id().unwrap_or_default().to_string(),
         ou.arn().unwrap_or_default().to_string(),
     ))
 }
 
-pub async fn rename_ou(c: &Client, id: &str, name: &str) -> Result<(), OrgError> {
+pub async fn rename_ou(c: &Client, id: &str, name: &str) -> Result<(), StepError> {
     c.update_organizational_unit()
         .organizational_unit_id(id)
         .name(name)
         .send()
         .await
-        .map_err(err("UpdateOrganizationalUnit"))?;
+        .step("UpdateOrganizationalUnit")?;
     Ok(())
 }
 
-pub async fn delete_ou(c: &Client, id: &str) -> Result<(), OrgError> {
+pub async fn delete_ou(c: &Client, id: &str) -> Result<(), StepError> {
     match c
         .delete_organizational_unit()
         .organizational_unit_id(id)
         .send()
         .await
-        .map_err(err("DeleteOrganizationalUnit"))
+        .step("DeleteOrganizationalUnit")
     {
         Ok(_) => Ok(()),
         Err(e) if e.is_not_found() => Ok(()),
@@ -275,7 +212,7 @@ pub async fn delete_ou(c: &Client, id: &str) -> Result<(), OrgError> {
 }
 
 /// Accounts directly in `parent`.
-pub async fn accounts_in(c: &Client, parent: &str) -> Result<Vec<Account>, OrgError> {
+pub async fn accounts_in(c: &Client, parent: &str) -> Result<Vec<Account>, StepError> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -285,7 +222,7 @@ pub async fn accounts_in(c: &Client, parent: &str) -> Result<Vec<Account>, OrgEr
             .set_next_token(token.clone())
             .send()
             .await
-            .map_err(err("ListAccountsForParent"))?;
+            .step("ListAccountsForParent")?;
         out.extend(r.accounts().iter().cloned());
         token = r.next_token().map(str::to_string);
         if token.is_none() {
@@ -295,14 +232,14 @@ pub async fn accounts_in(c: &Client, parent: &str) -> Result<Vec<Account>, OrgEr
 }
 
 /// Child OU ids of `parent`.
-pub async fn child_ous(c: &Client, parent: &str) -> Result<Vec<String>, OrgError> {
+pub async fn child_ous(c: &Client, parent: &str) -> Result<Vec<String>, StepError> {
     let r = c
         .list_children()
         .parent_id(parent)
         .child_type(ChildType::OrganizationalUnit)
         .send()
         .await
-        .map_err(err("ListChildren"))?;
+        .step("ListChildren")?;
     Ok(r.children()
         .iter()
         .filter_map(|c| c.id().map(str::to_string))
@@ -310,7 +247,7 @@ pub async fn child_ous(c: &Client, parent: &str) -> Result<Vec<String>, OrgError
 }
 
 /// Every account in the organization.
-pub async fn all_accounts(c: &Client) -> Result<Vec<Account>, OrgError> {
+pub async fn all_accounts(c: &Client) -> Result<Vec<Account>, StepError> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -319,7 +256,7 @@ pub async fn all_accounts(c: &Client) -> Result<Vec<Account>, OrgError> {
             .set_next_token(token.clone())
             .send()
             .await
-            .map_err(err("ListAccounts"))?;
+            .step("ListAccounts")?;
         out.extend(r.accounts().iter().cloned());
         token = r.next_token().map(str::to_string);
         if token.is_none() {
@@ -329,7 +266,7 @@ pub async fn all_accounts(c: &Client) -> Result<Vec<Account>, OrgError> {
 }
 
 /// SCPs attached directly to `target`.
-pub async fn scps_for(c: &Client, target: &str) -> Result<Vec<PolicySummary>, OrgError> {
+pub async fn scps_for(c: &Client, target: &str) -> Result<Vec<PolicySummary>, StepError> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -340,7 +277,7 @@ pub async fn scps_for(c: &Client, target: &str) -> Result<Vec<PolicySummary>, Or
             .set_next_token(token.clone())
             .send()
             .await
-            .map_err(err("ListPoliciesForTarget"))?;
+            .step("ListPoliciesForTarget")?;
         out.extend(r.policies().iter().cloned());
         token = r.next_token().map(str::to_string);
         if token.is_none() {
@@ -350,7 +287,7 @@ pub async fn scps_for(c: &Client, target: &str) -> Result<Vec<PolicySummary>, Or
 }
 
 /// Every SCP in the organization.
-pub async fn all_scps(c: &Client) -> Result<Vec<PolicySummary>, OrgError> {
+pub async fn all_scps(c: &Client) -> Result<Vec<PolicySummary>, StepError> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -360,7 +297,7 @@ pub async fn all_scps(c: &Client) -> Result<Vec<PolicySummary>, OrgError> {
             .set_next_token(token.clone())
             .send()
             .await
-            .map_err(err("ListPolicies"))?;
+            .step("ListPolicies")?;
         out.extend(r.policies().iter().cloned());
         token = r.next_token().map(str::to_string);
         if token.is_none() {
@@ -370,13 +307,13 @@ pub async fn all_scps(c: &Client) -> Result<Vec<PolicySummary>, OrgError> {
 }
 
 /// (name, content) of a policy; `None` when it no longer exists.
-pub async fn describe_policy(c: &Client, id: &str) -> Result<Option<(String, String)>, OrgError> {
+pub async fn describe_policy(c: &Client, id: &str) -> Result<Option<(String, String)>, StepError> {
     match c
         .describe_policy()
         .policy_id(id)
         .send()
         .await
-        .map_err(err("DescribePolicy"))
+        .step("DescribePolicy")
     {
         Ok(r) => Ok(r.policy().map(|p| {
             (
@@ -398,7 +335,7 @@ pub async fn create_policy(
     description: &str,
     content: &str,
     tags: &BTreeMap<String, String>,
-) -> Result<String, OrgError> {
+) -> Result<String, StepError> {
     let r = c
         .create_policy()
         .name(name)
@@ -408,12 +345,12 @@ pub async fn create_policy(
         .set_tags(Some(to_tags(tags)?))
         .send()
         .await
-        .map_err(err("CreatePolicy"))?;
+        .step("CreatePolicy")?;
     r.policy()
         .and_then(|p| p.policy_summary())
         .and_then(|s| s.id())
         .map(str::to_string)
-        .ok_or_else(|| OrgError::new("CreatePolicy", "no policy id in the answer"))
+        .ok_or_else(|| StepError::new("CreatePolicy", "no policy id in the answer"))
 }
 
 pub async fn update_policy(
@@ -421,56 +358,54 @@ pub async fn update_policy(
     id: &str,
     name: &str,
     content: &str,
-) -> Result<(), OrgError> {
+) -> Result<(), StepError> {
     c.update_policy()
         .policy_id(id)
         .name(name)
         .content(content)
         .send()
         .await
-        .map_err(err("UpdatePolicy"))?;
+        .step("UpdatePolicy")?;
     Ok(())
 }
 
-pub async fn attach(c: &Client, policy: &str, target: &str) -> Result<(), OrgError> {
+pub async fn attach(c: &Client, policy: &str, target: &str) -> Result<(), StepError> {
     match c
         .attach_policy()
         .policy_id(policy)
         .target_id(target)
         .send()
         .await
-        .map_err(err("AttachPolicy"))
+        .step("AttachPolicy")
     {
         Ok(_) => Ok(()),
-        Err(e) if e.code.as_deref() == Some("DuplicatePolicyAttachmentException") => Ok(()),
+        Err(e) if e.code() == Some("DuplicatePolicyAttachmentException") => Ok(()),
         Err(e) => Err(e),
     }
 }
 
-pub async fn detach(c: &Client, policy: &str, target: &str) -> Result<(), OrgError> {
+pub async fn detach(c: &Client, policy: &str, target: &str) -> Result<(), StepError> {
     match c
         .detach_policy()
         .policy_id(policy)
         .target_id(target)
         .send()
         .await
-        .map_err(err("DetachPolicy"))
+        .step("DetachPolicy")
     {
         Ok(_) => Ok(()),
-        Err(e) if e.is_not_found() || e.code.as_deref() == Some("PolicyNotAttachedException") => {
-            Ok(())
-        }
+        Err(e) if e.is_not_found() || e.code() == Some("PolicyNotAttachedException") => Ok(()),
         Err(e) => Err(e),
     }
 }
 
-pub async fn delete_policy(c: &Client, id: &str) -> Result<(), OrgError> {
+pub async fn delete_policy(c: &Client, id: &str) -> Result<(), StepError> {
     match c
         .delete_policy()
         .policy_id(id)
         .send()
         .await
-        .map_err(err("DeletePolicy"))
+        .step("DeletePolicy")
     {
         Ok(_) => Ok(()),
         Err(e) if e.is_not_found() => Ok(()),

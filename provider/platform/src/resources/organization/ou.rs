@@ -4,11 +4,12 @@
 //! policy type is enabled on the root when needed. Refresh reports only the policies that
 //! are still attached, so one detached out of band shows as drift and apply re-attaches it.
 
-use super::api::{self, OrgError};
+use super::api;
 use super::guardrail_data::{fill_defaults, guardrail_attributes};
 use super::guardrails::{self, Guardrails};
 use super::validate;
 use async_trait::async_trait;
+use platform_aws::step::StepError;
 use platform_aws::{tags, AwsContext};
 use std::collections::BTreeMap;
 use tfplugin_framework::{
@@ -75,7 +76,7 @@ impl OrganizationalUnit {
         let mut state = planned.clone();
         let c = aws.organizations();
         let want = Self::desired(aws, planned);
-        let fail = |state: &Value, e: OrgError, created: bool| {
+        let fail = |state: &Value, e: StepError, created: bool| {
             let s = if created {
                 state.unknown_as_null()
             } else {
@@ -142,7 +143,7 @@ impl OrganizationalUnit {
         let Some((ou_id, ou_arn)) = ou else {
             return fail(
                 &state,
-                OrgError::new("CreateOrganizationalUnit", "no OU"),
+                StepError::new("CreateOrganizationalUnit", "no OU"),
                 false,
             );
         };
@@ -410,7 +411,7 @@ impl Resource<AwsContext> for OrganizationalUnit {
     async fn read(&self, aws: &AwsContext, state: &Value) -> Result<Option<Value>, Diagnostics> {
         let c = aws.organizations();
         let id = state.get("id").as_str().unwrap_or_default().to_string();
-        let rd = |e: OrgError| {
+        let rd = |e: StepError| {
             Diagnostics::from_error("Could not read the organizational unit", e.to_string())
         };
         let Some((name, arn)) = api::describe_ou(c, &id).await.map_err(rd)? else {
@@ -560,7 +561,7 @@ impl Resource<AwsContext> for OrganizationalUnit {
             ));
         }
         let c = aws.organizations();
-        let rd = |e: OrgError| Diagnostics::from_error("Cannot import", e.to_string());
+        let rd = |e: StepError| Diagnostics::from_error("Cannot import", e.to_string());
         let Some((name, _)) = api::describe_ou(c, id).await.map_err(rd)? else {
             return Err(Diagnostics::from_error(
                 "Cannot import: no such organizational unit",

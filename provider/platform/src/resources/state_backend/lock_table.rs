@@ -6,8 +6,8 @@ use aws_sdk_dynamodb::types::{
     TableStatus, Tag,
 };
 use aws_sdk_dynamodb::Client;
-use platform_aws::errors::code;
-use platform_aws::step::{built, fail, StepError};
+use platform_aws::step::{Step, StepError};
+use platform_aws::tags::TagDiff;
 use platform_aws::wait;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -33,7 +33,7 @@ pub struct ObservedTable {
 
 fn sdk_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, StepError> {
     tags.iter()
-        .map(|(k, v)| built("TagResource", Tag::builder().key(k).value(v).build()))
+        .map(|(k, v)| Tag::builder().key(k).value(v).build().step("TagResource"))
         .collect()
 }
 
@@ -42,7 +42,13 @@ async fn describe_table(
     ddb: &Client,
     name: &str,
 ) -> Result<Option<(String, TableStatus, bool)>, StepError> {
-    match ddb.describe_table().table_name(name).send().await {
+    match ddb
+        .describe_table()
+        .table_name(name)
+        .send()
+        .await
+        .step("DescribeTable")
+    {
         Ok(r) => Ok(r.table().map(|t| {
             let encrypted = t
                 .sse_description()
@@ -54,8 +60,8 @@ async fn describe_table(
                 encrypted,
             )
         })),
-        Err(e) if code(&e) == Some("ResourceNotFoundException") => Ok(None),
-        Err(e) => Err(fail("DescribeTable", e)),
+        Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -65,7 +71,7 @@ async fn table_tags(ddb: &Client, arn: &str) -> Result<BTreeMap<String, String>,
         .resource_arn(arn)
         .send()
         .await
-        .map_err(|e| fail("ListTagsOfResource", e))?;
+        .step("ListTagsOfResource")?;
     Ok(r.tags()
         .iter()
         .map(|t| (t.key().to_string(), t.value().to_string()))
@@ -98,12 +104,12 @@ pub async fn converge(
                 .attribute_name("LockID")
                 .attribute_type(ScalarAttributeType::S)
                 .build()
-                .map_err(|e| StepError::new("CreateTable", e.to_string()))?;
+                .step("CreateTable")?;
             let key = KeySchemaElement::builder()
                 .attribute_name("LockID")
                 .key_type(KeyType::Hash)
                 .build()
-                .map_err(|e| StepError::new("CreateTable", e.to_string()))?;
+                .step("CreateTable")?;
             let sse = SseSpecification::builder()
                 .enabled(true)
                 .sse_type(SseType::Kms)
@@ -119,13 +125,13 @@ pub async fn converge(
                 .set_tags(Some(sdk_tags(&d.tags)?))
                 .send()
                 .await;
-            match r {
+            match r.step("CreateTable") {
                 Ok(out) => out
                     .table_description()
                     .and_then(|t| t.table_arn())
                     .unwrap_or_default()
                     .to_string(),
-                Err(e) => return Err(fail("CreateTable", e)),
+                Err(e) => return Err(e),
             }
         }
     };
@@ -151,33 +157,30 @@ pub async fn converge(
             PointInTimeRecoverySpecification::builder()
                 .point_in_time_recovery_enabled(true)
                 .build()
-                .map_err(|e| StepError::new("UpdateContinuousBackups", e.to_string()))?,
+                .step("UpdateContinuousBackups")?,
         )
         .send()
         .await
-        .map_err(|e| fail("UpdateContinuousBackups", e))?;
+        .step("UpdateContinuousBackups")?;
 
     let current = table_tags(ddb, &arn).await?;
-    let stale: Vec<String> = current
-        .keys()
-        .filter(|k| !d.tags.contains_key(*k))
-        .cloned()
-        .collect();
-    if !stale.is_empty() {
+    let diff = TagDiff::between(&current, &d.tags);
+    let changed = !diff.is_empty();
+    if !diff.remove.is_empty() {
         ddb.untag_resource()
             .resource_arn(&arn)
-            .set_tag_keys(Some(stale))
+            .set_tag_keys(Some(diff.remove))
             .send()
             .await
-            .map_err(|e| fail("UntagResource", e))?;
+            .step("UntagResource")?;
     }
-    if current != d.tags {
+    if changed {
         ddb.tag_resource()
             .resource_arn(&arn)
             .set_tags(Some(sdk_tags(&d.tags)?))
             .send()
             .await
-            .map_err(|e| fail("TagResource", e))?;
+            .step("TagResource")?;
     }
     Ok(arn)
 }
@@ -191,7 +194,7 @@ pub async fn observe(ddb: &Client, name: &str) -> Result<Option<ObservedTable>, 
         table_tags(ddb, &arn)
     );
     let pitr_enabled = pitr
-        .map_err(|e| fail("DescribeContinuousBackups", e))?
+        .step("DescribeContinuousBackups")?
         .continuous_backups_description()
         .and_then(|c| c.point_in_time_recovery_description())
         .and_then(|p| p.point_in_time_recovery_status())
@@ -224,10 +227,16 @@ pub async fn delete_if_owned(
 
 /// Deletes the table and waits until it is gone.
 pub async fn delete(ddb: &Client, name: &str, cancel: &CancellationToken) -> Result<(), StepError> {
-    match ddb.delete_table().table_name(name).send().await {
+    match ddb
+        .delete_table()
+        .table_name(name)
+        .send()
+        .await
+        .step("DeleteTable")
+    {
         Ok(_) => {}
-        Err(e) if code(&e) == Some("ResourceNotFoundException") => return Ok(()),
-        Err(e) => return Err(fail("DeleteTable", e)),
+        Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(()),
+        Err(e) => return Err(e),
     }
     let what = format!("DynamoDB table {name} to be deleted");
     wait::until(&what, TIMEOUT, cancel, || async {

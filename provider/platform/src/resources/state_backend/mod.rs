@@ -4,7 +4,6 @@
 //! concurrently; a part-way failure returns what exists so the next apply resumes.
 
 mod lock_table;
-mod policy;
 pub(crate) mod s3;
 pub(crate) mod validate;
 

@@ -56,7 +56,34 @@ pub struct Attribute {
     pub force_new: bool,
 }
 
+/// How a default reads in a description: strings quoted, numbers and booleans as written.
+fn default_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("`{s:?}`"),
+        Value::Bool(b) => format!("`{b}`"),
+        Value::Number(n) => format!("`{n}`"),
+        Value::List(_) | Value::Set(_) | Value::Tuple(_) if v.elements().is_empty() => {
+            "`[]`".into()
+        }
+        Value::Map(m) | Value::Object(m) if m.is_empty() => "`{}`".into(),
+        _ => "set by the provider".into(),
+    }
+}
+
 impl Attribute {
+    /// The description Terraform shows: the written one, and the default taken from the value
+    /// itself, so the two can never disagree (a description that already names its default is
+    /// left as written).
+    pub fn documented_description(&self) -> String {
+        match &self.default {
+            Some(d) if !self.description.contains("Default") => {
+                let sep = if self.description.is_empty() { "" } else { " " };
+                format!("{}{sep}Default: {}.", self.description, default_text(d))
+            }
+            _ => self.description.clone(),
+        }
+    }
+
     pub fn new(name: &str, ty: Type) -> Attribute {
         Attribute {
             name: name.to_string(),
@@ -253,6 +280,28 @@ mod tests {
                 ),
             ])
         );
+    }
+
+    #[test]
+    fn description_says_the_default_from_the_value() {
+        let a = Attribute::number("disk_size")
+            .default(20)
+            .description("Root volume in GiB.");
+        assert_eq!(
+            a.documented_description(),
+            "Root volume in GiB. Default: `20`."
+        );
+        let b = Attribute::string("ns")
+            .default("default")
+            .description("Namespace.");
+        assert_eq!(
+            b.documented_description(),
+            "Namespace. Default: `\"default\"`."
+        );
+        let c = Attribute::bool("x")
+            .default(true)
+            .description("Default true, as written.");
+        assert_eq!(c.documented_description(), "Default true, as written.");
     }
 
     #[test]

@@ -52,7 +52,7 @@ fn attribute(a: &Attribute) -> pb::schema::Attribute {
         name: a.name.clone(),
         r#type: ty,
         nested_type,
-        description: a.description.clone(),
+        description: a.documented_description(),
         required: a.required,
         optional: a.optional,
         computed: a.computed,

@@ -525,6 +525,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
                 if v.has_errors() {
                     Err(v)
                 } else {
+                    let cfg = plan::with_defaults(&schema.block, &cfg);
                     match self.client() {
                         Ok(client) => ds.read(&client, &cfg).await,
                         Err(d) => Err(d),

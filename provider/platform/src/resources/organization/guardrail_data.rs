@@ -26,16 +26,6 @@ pub fn guardrail_attributes() -> Vec<Attribute> {
     v
 }
 
-/// Fills the null switches of a guardrail object with their default (`true`), so plans
-/// and data show what is in force.
-pub fn fill_defaults(v: &mut Value) {
-    for (n, _) in guardrails::SWITCHES {
-        if v.get(n).is_null() {
-            v.set_attr(n, Value::Bool(true));
-        }
-    }
-}
-
 #[async_trait]
 impl DataSource<AwsContext> for GuardrailPolicy {
     fn type_name(&self) -> &'static str {
@@ -93,8 +83,8 @@ impl DataSource<AwsContext> for GuardrailPolicy {
         for (k, v) in config.get("extra_policies").to_string_map() {
             docs.insert(k, v);
         }
+        // The framework filled the switches' defaults (on) from the schema.
         let mut out = config.clone();
-        fill_defaults(&mut out);
         out.set_attr("id", Value::from("guardrails"));
         out.set_attr(
             "policy_count",

@@ -5,7 +5,7 @@
 //! are still attached, so one detached out of band shows as drift and apply re-attaches it.
 
 use super::api;
-use super::guardrail_data::{fill_defaults, guardrail_attributes};
+use super::guardrail_data::guardrail_attributes;
 use super::guardrails::{self, Guardrails};
 use super::validate;
 use async_trait::async_trait;
@@ -356,11 +356,7 @@ impl Resource<AwsContext> for OrganizationalUnit {
         planned: &mut Value,
         _d: &mut Diagnostics,
     ) {
-        if let Value::List(gs) = planned.get_mut("guardrails") {
-            for g in gs.iter_mut() {
-                fill_defaults(g);
-            }
-        }
+        // The guardrail switches' defaults (on) were filled by the framework's plan rules.
         let docs = documents(planned);
         let prior_ids = req.prior.get("policy_ids").to_string_map();
         match &docs {
@@ -595,8 +591,14 @@ impl Resource<AwsContext> for OrganizationalUnit {
         match Guardrails::from_documents(&docs) {
             Some(g) => {
                 let mut block = g.to_block();
+                // What is in force: the switches' schema defaults (on) where the documents are silent.
+                let switches = Block {
+                    attributes: guardrail_attributes(),
+                    ..Block::default()
+                };
                 if let Value::List(gs) = &mut block {
-                    gs.iter_mut().for_each(fill_defaults);
+                    gs.iter_mut()
+                        .for_each(|g| *g = tfplugin_framework::plan::with_defaults(&switches, g));
                 }
                 v.set_attr("guardrails", block);
             }

@@ -8,6 +8,7 @@
 //! security group, IMDSv2 and encrypted root volumes.
 
 use super::network::{OwnedSecurityGroups, COMPONENT_KEY};
+use super::replace::{self, NodeGroupFixed};
 use super::StepError;
 use futures::future::join_all;
 use platform_aws::errors::{code, describe};
@@ -70,9 +71,9 @@ pub struct DesiredCluster {
     pub secrets_kms_key_arn: Option<String>,
     pub log_retention_in_days: i32,
     pub node_groups: BTreeMap<String, NodeGroupSpec>,
-    /// Node groups whose root disk size changed: launch templates cannot resize running
-    /// nodes, so these are replaced.
-    pub replace: BTreeSet<String>,
+    /// Root disk size of each node group as prior state records it: AWS does not report it
+    /// on the node group (it is in the launch template), and `replace::node_group` needs it.
+    pub prior_disk_sizes: BTreeMap<String, i64>,
 }
 
 pub fn log_group_name(env: &str) -> String {
@@ -859,8 +860,15 @@ pub async fn converge(
             tracing::info!(target: TARGET, cluster = %d.name, "creating EKS cluster; waiting until ACTIVE");
         }
         Some(cl) => {
-            if cl.version.as_deref() != Some(d.version.as_str()) {
-                // In-place upgrade, one minor version at a time (validated at plan time).
+            // In-place upgrade, one minor version at a time (the plan refuses others with
+            // the same rule; a cluster changed out of band since is refused here too).
+            let upgrade = match cl.version.as_deref() {
+                Some(had) => replace::cluster_version(had, &d.version).map_err(|r| {
+                    StepError::new("UpdateClusterVersion", format!("{}: {r}", r.summary()))
+                })?,
+                None => true,
+            };
+            if upgrade {
                 call!(
                     "UpdateClusterVersion",
                     c.eks
@@ -964,12 +972,32 @@ pub async fn converge(
     delete_node_groups(c, &d.name, &stale, &o).await
 }
 
-fn needs_replacement(have: &NodeGroupObs, want: &NodeGroupSpec) -> bool {
-    let mut a = have.instance_types.clone();
-    a.sort();
-    let mut b = want.instance_types.clone();
-    b.sort();
-    a != b || have.capacity_type != want.capacity_type
+/// A node group's fixed settings, observed or desired, in the shape `replace` compares.
+fn fixed<'a>(types: &'a [String], capacity_type: &'a str, disk_size: i64) -> NodeGroupFixed<'a> {
+    NodeGroupFixed {
+        instance_types: types.iter().map(String::as_str).collect(),
+        capacity_type,
+        disk_size,
+    }
+}
+
+/// The attributes that replace an existing node group (`replace::node_group`, the rule the
+/// plan shows); a disk size prior state does not record is taken as unchanged.
+fn replaced_by(
+    d: &DesiredCluster,
+    name: &str,
+    have: &NodeGroupObs,
+    want: &NodeGroupSpec,
+) -> Vec<&'static str> {
+    let disk_size = i64::from(want.disk_size);
+    replace::node_group(
+        &fixed(
+            &have.instance_types,
+            &have.capacity_type,
+            d.prior_disk_sizes.get(name).copied().unwrap_or(disk_size),
+        ),
+        &fixed(&want.instance_types, &want.capacity_type, disk_size),
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -989,7 +1017,9 @@ async fn ensure_node_group(
         .desired_size(spec.desired_size)
         .build();
     if let Some(have) = o.node_groups.get(name) {
-        if needs_replacement(have, spec) || d.replace.contains(name) {
+        let replaced = replaced_by(d, name, have, spec);
+        if !replaced.is_empty() {
+            tracing::info!(target: TARGET, node_group = name, changed = ?replaced, "replacing node group");
             delete_node_groups(c, &d.name, &[name.to_string()], o).await?;
         } else {
             let scaling_ok = have.min_size == spec.min_size

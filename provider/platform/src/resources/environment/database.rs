@@ -5,6 +5,7 @@
 //! state holds only the secret's ARN.
 
 use super::network::{OwnedSecurityGroups, COMPONENT_KEY};
+use super::replace::{self, DatabaseFixed};
 use super::StepError;
 use aws_sdk_ec2::types::{IpPermission, UserIdGroupPair};
 use platform_aws::errors::{code, describe};
@@ -481,7 +482,16 @@ pub async fn converge(
     let role = role?;
     let mut existing = o.instance.clone();
     if let Some(i) = &existing {
-        if let Some(why) = replacement_reason(i, d) {
+        // The rule the plan shows (`replace::database`).
+        let have = DatabaseFixed {
+            engine: i.engine.as_deref(),
+            master_username: i.master_username.as_deref(),
+        };
+        let want = DatabaseFixed {
+            engine: Some(&d.engine),
+            master_username: Some(&d.master_username),
+        };
+        if let Some(why) = replace::database(have, want) {
             tracing::warn!(target: TARGET, db = %id, reason = %why, "replacing DB instance");
             delete_instance(c, &id, i.deletion_protection, d.skip_final_snapshot).await?;
             existing = None;
@@ -570,25 +580,6 @@ pub async fn converge(
         }
     }
     wait_available(c, &id).await
-}
-
-/// Why the existing instance cannot become the desired one in place, if it cannot: AWS
-/// cannot change an instance's engine or master user name.
-pub fn replacement_reason(i: &InstanceObs, d: &DesiredDatabase) -> Option<String> {
-    if let Some(e) = i.engine.as_deref().filter(|e| *e != d.engine) {
-        return Some(format!("engine changes from {e} to {}", d.engine));
-    }
-    if let Some(u) = i
-        .master_username
-        .as_deref()
-        .filter(|u| *u != d.master_username)
-    {
-        return Some(format!(
-            "master_username changes from {u} to {}",
-            d.master_username
-        ));
-    }
-    None
 }
 
 /// Keeps the tags of the database side equal to the desired set; the instance's own tags

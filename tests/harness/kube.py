@@ -16,7 +16,6 @@ import base64
 import json
 import os
 import secrets
-import signal
 import ssl
 import subprocess
 import time
@@ -28,6 +27,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from .https_mirror import make_test_ca
 from .moto_server import clean_env, free_port, wait_until
 from .paths import BOOTSTRAP_HINT
+from .processes import terminate
 
 KUBE_VERSION = "v1.20.2"
 #: Where scripts/kube.sh installs the binaries (outside the clone: every clone on the machine shares them).
@@ -270,17 +270,7 @@ class KubeCluster:
         """Stop every component by its PID, the controller-manager first and etcd last: SIGTERM, then
         SIGKILL if one has not gone after ``timeout``."""
         for name in ("kube-controller-manager", "kube-apiserver", "etcd"):
-            proc = self.processes.get(name)
-            if proc is None or proc.poll() is not None:
-                continue
-            try:
-                os.kill(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=timeout)
-            except ProcessLookupError:
-                pass
+            terminate(self.processes.get(name), timeout)
 
     def __enter__(self) -> "KubeCluster":
         return self.start()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from .paths import BOOTSTRAP_HINT, MOTO_SERVER_BIN
+from .processes import terminate
 
 DUMMY_ACCESS_KEY = "test"
 DUMMY_SECRET_KEY = "test"
@@ -140,17 +140,7 @@ class MotoServer:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server by its PID: SIGTERM, then SIGKILL if it has not gone after ``timeout``."""
-        proc = self.process
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            os.kill(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=timeout)
-        except ProcessLookupError:
-            pass
+        terminate(self.process, timeout)
 
     def __enter__(self) -> "MotoServer":
         return self.start()

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import base64
 import importlib
-import os
 import queue
-import signal
 import subprocess
 import sys
 import threading
@@ -32,6 +30,7 @@ from typing import Any, List, Mapping, Optional
 
 from .moto_server import DEFAULT_REGION, DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY, clean_env
 from .paths import REPO_ROOT
+from .processes import terminate
 
 PROTO_DIR = REPO_ROOT / "proto"
 #: Terraform's go-plugin magic cookie: a "you were started by Terraform" marker, not a secret.
@@ -236,15 +235,7 @@ class ProviderProcess:
         proc = self.process
         if proc is None:
             return None
-        if proc.poll() is None:
-            try:
-                os.kill(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=timeout)
-            except ProcessLookupError:
-                pass
+        terminate(proc, timeout)
         return proc.returncode
 
     def wait(self, timeout: float = 10.0) -> int:

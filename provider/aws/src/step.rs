@@ -115,30 +115,6 @@ impl<T> Absent<T> for Result<T, StepError> {
     }
 }
 
-/// The old idiom, kept only for `platform_environment` until it moves to [`Step`]: an SDK
-/// error as a `StepError` named after the operation `step`.
-pub fn fail<E>(step: &str, e: SdkError<E, Response>) -> StepError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    StepError::from_sdk(step, &e)
-}
-
-/// The old idiom, kept only for `platform_environment` (its `call!` macro) until it moves to
-/// [`Step`]: `.fail("Operation")` on an SDK result.
-pub trait Fail<T> {
-    fn fail(self, step: &str) -> Result<T, StepError>;
-}
-
-impl<T, E> Fail<T> for Result<T, SdkError<E, Response>>
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    fn fail(self, step: &str) -> Result<T, StepError> {
-        self.step(step)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ use super::network::{OwnedSecurityGroups, COMPONENT_KEY};
 use super::replace::{self, NodeGroupFixed};
 use super::StepError;
 use futures::future::join_all;
-use platform_aws::errors::{code, describe};
+use platform_aws::step::Step;
 use platform_aws::tags::OWNER_KEY;
 use platform_aws::wait;
 use std::collections::{BTreeMap, BTreeSet};
@@ -164,10 +164,10 @@ pub struct Ctx<'a> {
 }
 
 async fn role_arn(iam: &aws_sdk_iam::Client, role: &str) -> Result<Option<String>, StepError> {
-    match iam.get_role().role_name(role).send().await {
+    match iam.get_role().role_name(role).send().await.step("GetRole") {
         Ok(r) => Ok(r.role().map(|r| r.arn().to_string())),
-        Err(e) if code(&e) == Some("NoSuchEntity") => Ok(None),
-        Err(e) => Err(StepError::new("GetRole", describe(&e))),
+        Err(e) if e.code() == Some("NoSuchEntity") => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -179,8 +179,8 @@ async fn sync_tags(
     o: &ObservedCluster,
     cl: &ClusterObs,
 ) -> Result<(), StepError> {
-    use super::retag::{apply, Clients, TagDiff, Targets};
-    let diff = TagDiff::between(&cl.tags, &d.tags);
+    use super::retag::{apply, Clients, Targets};
+    let diff = super::retag::diff(&cl.tags, &d.tags);
     if diff.is_empty() {
         return Ok(());
     }
@@ -245,7 +245,7 @@ pub async fn observe(
     // Roles the cluster and its node groups use are proven to exist by that use; GetRole
     // only for a role nothing uses yet.
     let (mut used_cluster_role, mut used_node_role) = (None, None);
-    let lgs = lgs.map_err(|e| StepError::new("DescribeLogGroups", describe(&e)))?;
+    let lgs = lgs.step("DescribeLogGroups")?;
     let group = lgs
         .log_groups()
         .iter()
@@ -255,15 +255,15 @@ pub async fn observe(
         .and_then(|g| g.arn())
         .map(|a| a.trim_end_matches(":*").to_string());
     o.node_sg_id = sgs?;
-    o.kms_key_arn = match key {
+    o.kms_key_arn = match key.step("DescribeKey") {
         Ok(k) => k
             .key_metadata()
             .filter(|m| m.deletion_date().is_none())
             .and_then(|m| m.arn().map(str::to_string)),
-        Err(e) if code(&e) == Some("NotFoundException") => None,
-        Err(e) => return Err(StepError::new("DescribeKey", describe(&e))),
+        Err(e) if e.code() == Some("NotFoundException") => None,
+        Err(e) => return Err(e),
     };
-    let lts = lts.map_err(|e| StepError::new("DescribeLaunchTemplates", describe(&e)))?;
+    let lts = lts.step("DescribeLaunchTemplates")?;
     for t in lts.launch_templates() {
         let ng = t
             .tags()
@@ -278,7 +278,7 @@ pub async fn observe(
             );
         }
     }
-    match cluster {
+    match cluster.step("DescribeCluster") {
         Ok(r) => {
             if let Some(cl) = r.cluster() {
                 let vpc = cl.resources_vpc_config();
@@ -334,12 +334,12 @@ pub async fn observe(
                 }
             }
         }
-        Err(e) if code(&e) == Some("ResourceNotFoundException") => {}
-        Err(e) => return Err(StepError::new("DescribeCluster", describe(&e))),
+        Err(e) if e.code() == Some("ResourceNotFoundException") => {}
+        Err(e) => return Err(e),
     }
     if let Some(issuer) = o.cluster.as_ref().and_then(|c| c.oidc_issuer.clone()) {
         let host_path = issuer.trim_start_matches("https://").to_string();
-        let oidc = oidc.map_err(|e| StepError::new("ListOpenIDConnectProviders", describe(&e)))?;
+        let oidc = oidc.step("ListOpenIDConnectProviders")?;
         o.oidc_provider_arn = oidc
             .open_id_connect_provider_list()
             .iter()
@@ -350,10 +350,17 @@ pub async fn observe(
     if o.cluster.is_some() {
         // Only for a cluster that exists: (moto answers ListNodegroups for a missing cluster
         // with HTTP 500, which the SDK retries with backoff.)
-        let names = match c.eks.list_nodegroups().cluster_name(env).send().await {
+        let names = match c
+            .eks
+            .list_nodegroups()
+            .cluster_name(env)
+            .send()
+            .await
+            .step("ListNodegroups")
+        {
             Ok(r) => r.nodegroups().to_vec(),
-            Err(e) if code(&e) == Some("ResourceNotFoundException") => Vec::new(),
-            Err(e) => return Err(StepError::new("ListNodegroups", describe(&e))),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => Vec::new(),
+            Err(e) => return Err(e),
         };
         let descs = join_all(names.iter().map(|n| {
             c.eks
@@ -364,10 +371,10 @@ pub async fn observe(
         }))
         .await;
         for (n, d) in names.iter().zip(descs) {
-            let d = match d {
+            let d = match d.step("DescribeNodegroup") {
                 Ok(d) => d,
-                Err(e) if code(&e) == Some("ResourceNotFoundException") => continue,
-                Err(e) => return Err(StepError::new("DescribeNodegroup", describe(&e))),
+                Err(e) if e.code() == Some("ResourceNotFoundException") => continue,
+                Err(e) => return Err(e),
             };
             let Some(g) = d.nodegroup() else { continue };
             let status = g
@@ -470,6 +477,7 @@ async fn ensure_role(
             .role_name(name)
             .send()
             .await
+            .step("ListAttachedRolePolicies")
         {
             Ok(r) => {
                 attached = Some(
@@ -479,10 +487,10 @@ async fn ensure_role(
                         .collect(),
                 )
             }
-            Err(e) if code(&e) == Some("NoSuchEntity") => {
+            Err(e) if e.code() == Some("NoSuchEntity") => {
                 tracing::warn!(target: TARGET, role = name, "role deleted out of band; re-creating it");
             }
-            Err(e) => return Err(StepError::new("ListAttachedRolePolicies", describe(&e))),
+            Err(e) => return Err(e),
         }
     }
     let arn =
@@ -498,37 +506,40 @@ async fn ensure_role(
                     .set_tags(Some(tags))
                     .send()
                     .await
+                    .step("CreateRole")
                 {
                     Ok(r) => r.role().map(|r| r.arn().to_string()).unwrap_or_default(),
-                    Err(e) if code(&e) == Some("EntityAlreadyExists") => role_arn(c.iam, name)
+                    Err(e) if e.code() == Some("EntityAlreadyExists") => role_arn(c.iam, name)
                         .await?
                         .ok_or_else(|| StepError::new("GetRole", format!("{name} vanished")))?,
-                    Err(e) => return Err(StepError::new("CreateRole", describe(&e))),
+                    Err(e) => return Err(e),
                 }
             }
         };
     let attached = match attached {
         Some(a) => a,
-        None => call!(
-            "ListAttachedRolePolicies",
-            c.iam.list_attached_role_policies().role_name(name).send()
-        )?
-        .attached_policies()
-        .iter()
-        .filter_map(|a| a.policy_arn().map(str::to_string))
-        .collect(),
+        None => c
+            .iam
+            .list_attached_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .step("ListAttachedRolePolicies")?
+            .attached_policies()
+            .iter()
+            .filter_map(|a| a.policy_arn().map(str::to_string))
+            .collect(),
     };
     for p in policies {
         let parn = format!("arn:{}:iam::aws:policy/{p}", c.partition);
         if !attached.contains(&parn) {
-            call!(
-                "AttachRolePolicy",
-                c.iam
-                    .attach_role_policy()
-                    .role_name(name)
-                    .policy_arn(&parn)
-                    .send()
-            )?;
+            c.iam
+                .attach_role_policy()
+                .role_name(name)
+                .policy_arn(&parn)
+                .send()
+                .await
+                .step("AttachRolePolicy")?;
         }
     }
     Ok(arn)
@@ -548,21 +559,21 @@ async fn ensure_log_group(
             .set_tags(Some(d.tags.clone().into_iter().collect()))
             .send()
             .await
+            .step("CreateLogGroup")
         {
             Ok(_) => {}
-            Err(e) if code(&e) == Some("ResourceAlreadyExistsException") => {}
-            Err(e) => return Err(StepError::new("CreateLogGroup", describe(&e))),
+            Err(e) if e.code() == Some("ResourceAlreadyExistsException") => {}
+            Err(e) => return Err(e),
         }
     }
     if o.log_group_retention.flatten() != Some(d.log_retention_in_days) {
-        call!(
-            "PutRetentionPolicy",
-            c.logs
-                .put_retention_policy()
-                .log_group_name(&lg)
-                .retention_in_days(d.log_retention_in_days)
-                .send()
-        )?;
+        c.logs
+            .put_retention_policy()
+            .log_group_name(&lg)
+            .retention_in_days(d.log_retention_in_days)
+            .send()
+            .await
+            .step("PutRetentionPolicy")?;
     }
     Ok(())
 }
@@ -580,33 +591,34 @@ async fn ensure_kms_key(
         return Ok(k.clone());
     }
     let tags: Vec<aws_sdk_kms::types::Tag> = super::retag::kms_tags(&d.tags);
-    let r = call!(
-        "CreateKey",
-        c.kms
-            .create_key()
-            .description(format!(
-                "EKS secrets envelope encryption for environment {}",
-                d.name
-            ))
-            .set_tags(Some(tags))
-            .send()
-    )?;
+    let r = c
+        .kms
+        .create_key()
+        .description(format!(
+            "EKS secrets envelope encryption for environment {}",
+            d.name
+        ))
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .step("CreateKey")?;
     let meta = r
         .key_metadata()
         .ok_or_else(|| StepError::new("CreateKey", "no key metadata"))?;
     let arn = meta.arn().unwrap_or_default().to_string();
-    call!(
-        "EnableKeyRotation",
-        c.kms.enable_key_rotation().key_id(meta.key_id()).send()
-    )?;
-    call!(
-        "CreateAlias",
-        c.kms
-            .create_alias()
-            .alias_name(kms_alias(&d.name))
-            .target_key_id(meta.key_id())
-            .send()
-    )?;
+    c.kms
+        .enable_key_rotation()
+        .key_id(meta.key_id())
+        .send()
+        .await
+        .step("EnableKeyRotation")?;
+    c.kms
+        .create_alias()
+        .alias_name(kms_alias(&d.name))
+        .target_key_id(meta.key_id())
+        .send()
+        .await
+        .step("CreateAlias")?;
     tracing::info!(target: TARGET, key = %arn, "created KMS key for EKS secrets");
     Ok(arn)
 }
@@ -637,24 +649,24 @@ pub async fn node_security_group(
     d: &DesiredCluster,
     vpc_id: &str,
 ) -> Result<String, StepError> {
-    let r = call!(
-        "DescribeSecurityGroups",
-        c.ec2
-            .describe_security_groups()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name(format!("tag:{COMPONENT_KEY}"))
-                    .values("sg/eks-nodes")
-                    .build()
-            )
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name(format!("tag:{OWNER_KEY}"))
-                    .values(&d.owner)
-                    .build()
-            )
-            .send()
-    )?;
+    let r = c
+        .ec2
+        .describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name(format!("tag:{COMPONENT_KEY}"))
+                .values("sg/eks-nodes")
+                .build(),
+        )
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name(format!("tag:{OWNER_KEY}"))
+                .values(&d.owner)
+                .build(),
+        )
+        .send()
+        .await
+        .step("DescribeSecurityGroups")?;
     let o = ObservedCluster {
         node_sg_id: r
             .security_groups()
@@ -676,20 +688,20 @@ async fn ensure_node_sg(
     if let Some(id) = &o.node_sg_id {
         return Ok(id.clone());
     }
-    let r = call!(
-        "CreateSecurityGroup",
-        c.ec2
-            .create_security_group()
-            .group_name(node_sg_name(&d.name))
-            .description("EKS nodes and control plane of this environment")
-            .vpc_id(vpc_id)
-            .tag_specifications(ec2_tags(
-                d,
-                aws_sdk_ec2::types::ResourceType::SecurityGroup,
-                "sg/eks-nodes"
-            ))
-            .send()
-    )?;
+    let r = c
+        .ec2
+        .create_security_group()
+        .group_name(node_sg_name(&d.name))
+        .description("EKS nodes and control plane of this environment")
+        .vpc_id(vpc_id)
+        .tag_specifications(ec2_tags(
+            d,
+            aws_sdk_ec2::types::ResourceType::SecurityGroup,
+            "sg/eks-nodes",
+        ))
+        .send()
+        .await
+        .step("CreateSecurityGroup")?;
     let id = r.group_id().unwrap_or_default().to_string();
     let self_rule = aws_sdk_ec2::types::IpPermission::builder()
         .ip_protocol("-1")
@@ -706,15 +718,11 @@ async fn ensure_node_sg(
         .ip_permissions(self_rule)
         .send()
         .await
+        .step("AuthorizeSecurityGroupIngress")
     {
         Ok(_) => {}
-        Err(e) if code(&e) == Some("InvalidPermission.Duplicate") => {}
-        Err(e) => {
-            return Err(StepError::new(
-                "AuthorizeSecurityGroupIngress",
-                describe(&e),
-            ))
-        }
+        Err(e) if e.code() == Some("InvalidPermission.Duplicate") => {}
+        Err(e) => return Err(e),
     }
     tracing::info!(target: TARGET, sg = %id, "created node security group");
     Ok(id)
@@ -742,10 +750,13 @@ async fn wait_cluster_active(c: &Ctx<'_>, name: &str) -> Result<(), StepError> {
         c.timeout,
         c.cancel,
         || async {
-            let r = call!(
-                "DescribeCluster",
-                c.eks.describe_cluster().name(name).send()
-            )?;
+            let r = c
+                .eks
+                .describe_cluster()
+                .name(name)
+                .send()
+                .await
+                .step("DescribeCluster")?;
             match r.cluster().and_then(|c| c.status()).map(|s| s.as_str()) {
                 Some("ACTIVE") => Ok(Some(())),
                 Some("FAILED") => Err(StepError::new(
@@ -852,10 +863,10 @@ pub async fn converge(
             for (k, v) in &d.tags {
                 req = req.tags(k, v);
             }
-            match req.send().await {
+            match req.send().await.step("CreateCluster") {
                 Ok(_) => {}
-                Err(e) if code(&e) == Some("ResourceInUseException") => {}
-                Err(e) => return Err(StepError::new("CreateCluster", describe(&e))),
+                Err(e) if e.code() == Some("ResourceInUseException") => {}
+                Err(e) => return Err(e),
             }
             tracing::info!(target: TARGET, cluster = %d.name, "creating EKS cluster; waiting until ACTIVE");
         }
@@ -869,26 +880,24 @@ pub async fn converge(
                 None => true,
             };
             if upgrade {
-                call!(
-                    "UpdateClusterVersion",
-                    c.eks
-                        .update_cluster_version()
-                        .name(&d.name)
-                        .version(&d.version)
-                        .send()
-                )?;
+                c.eks
+                    .update_cluster_version()
+                    .name(&d.name)
+                    .version(&d.version)
+                    .send()
+                    .await
+                    .step("UpdateClusterVersion")?;
                 wait_cluster_active(c, &d.name).await?;
             }
             let logs_ok = LOG_TYPES.iter().all(|t| cl.enabled_logs.contains(*t));
             if !logs_ok {
-                call!(
-                    "UpdateClusterConfig",
-                    c.eks
-                        .update_cluster_config()
-                        .name(&d.name)
-                        .logging(logging_all())
-                        .send()
-                )?;
+                c.eks
+                    .update_cluster_config()
+                    .name(&d.name)
+                    .logging(logging_all())
+                    .send()
+                    .await
+                    .step("UpdateClusterConfig")?;
                 wait_cluster_active(c, &d.name).await?;
             }
             let mut cidrs_have: Vec<String> = cl.public_access_cidrs.clone();
@@ -901,22 +910,24 @@ pub async fn converge(
             if !access_ok {
                 // moto answers UpdateClusterConfig without an update id: poll the cluster
                 // status rather than DescribeUpdate.
-                call!(
-                    "UpdateClusterConfig",
-                    c.eks
-                        .update_cluster_config()
-                        .name(&d.name)
-                        .resources_vpc_config(vpc_config(d, None, None))
-                        .send()
-                )?;
+                c.eks
+                    .update_cluster_config()
+                    .name(&d.name)
+                    .resources_vpc_config(vpc_config(d, None, None))
+                    .send()
+                    .await
+                    .step("UpdateClusterConfig")?;
             }
         }
     }
     wait_cluster_active(c, &d.name).await?;
-    let cl = call!(
-        "DescribeCluster",
-        c.eks.describe_cluster().name(&d.name).send()
-    )?;
+    let cl = c
+        .eks
+        .describe_cluster()
+        .name(&d.name)
+        .send()
+        .await
+        .step("DescribeCluster")?;
     let issuer = cl
         .cluster()
         .and_then(|c| c.identity())
@@ -928,10 +939,12 @@ pub async fn converge(
     let oidc_fut = async {
         if let (Some(issuer), None) = (&issuer, &o.oidc_provider_arn) {
             let host_path = issuer.trim_start_matches("https://");
-            let existing = call!(
-                "ListOpenIDConnectProviders",
-                c.iam.list_open_id_connect_providers().send()
-            )?;
+            let existing = c
+                .iam
+                .list_open_id_connect_providers()
+                .send()
+                .await
+                .step("ListOpenIDConnectProviders")?;
             let found = existing
                 .open_id_connect_provider_list()
                 .iter()
@@ -939,16 +952,15 @@ pub async fn converge(
                 .any(|a| a.ends_with(&format!("oidc-provider/{host_path}")));
             if !found {
                 let tags: Vec<aws_sdk_iam::types::Tag> = super::retag::iam_tags(&d.tags);
-                call!(
-                    "CreateOpenIDConnectProvider",
-                    c.iam
-                        .create_open_id_connect_provider()
-                        .url(issuer)
-                        .client_id_list("sts.amazonaws.com")
-                        .thumbprint_list(OIDC_THUMBPRINT)
-                        .set_tags(Some(tags))
-                        .send()
-                )?;
+                c.iam
+                    .create_open_id_connect_provider()
+                    .url(issuer)
+                    .client_id_list("sts.amazonaws.com")
+                    .thumbprint_list(OIDC_THUMBPRINT)
+                    .set_tags(Some(tags))
+                    .send()
+                    .await
+                    .step("CreateOpenIDConnectProvider")?;
             }
         }
         Ok::<(), StepError>(())
@@ -1060,7 +1072,7 @@ async fn ensure_node_group(
                     }
                     req = req.taints(t.build());
                 }
-                call!("UpdateNodegroupConfig", req.send())?;
+                req.send().await.step("UpdateNodegroupConfig")?;
                 tracing::info!(target: TARGET, node_group = name, "updating node group in place");
             }
             return wait_node_group(c, &d.name, name).await;
@@ -1094,10 +1106,10 @@ async fn ensure_node_group(
     for (k, v) in &d.tags {
         req = req.tags(k, v);
     }
-    match req.send().await {
+    match req.send().await.step("CreateNodegroup") {
         Ok(_) => {}
-        Err(e) if code(&e) == Some("ResourceInUseException") => {}
-        Err(e) => return Err(StepError::new("CreateNodegroup", describe(&e))),
+        Err(e) if e.code() == Some("ResourceInUseException") => {}
+        Err(e) => return Err(e),
     }
     tracing::info!(target: TARGET, node_group = name, "creating node group; waiting until ACTIVE");
     wait_node_group(c, &d.name, name).await
@@ -1146,33 +1158,33 @@ async fn ensure_launch_template(
         )
         .build();
     if let Some((id, _)) = o.launch_templates.get(ng) {
-        let r = call!(
-            "CreateLaunchTemplateVersion",
-            c.ec2
-                .create_launch_template_version()
-                .launch_template_id(id)
-                .launch_template_data(data)
-                .send()
-        )?;
+        let r = c
+            .ec2
+            .create_launch_template_version()
+            .launch_template_id(id)
+            .launch_template_data(data)
+            .send()
+            .await
+            .step("CreateLaunchTemplateVersion")?;
         let v = r
             .launch_template_version()
             .and_then(|v| v.version_number())
             .unwrap_or(1);
         return Ok((id.clone(), v));
     }
-    let r = call!(
-        "CreateLaunchTemplate",
-        c.ec2
-            .create_launch_template()
-            .launch_template_name(launch_template_name(&d.name, ng))
-            .launch_template_data(data)
-            .tag_specifications(ec2_tags(
-                d,
-                t::ResourceType::LaunchTemplate,
-                &format!("lt/{ng}")
-            ))
-            .send()
-    )?;
+    let r = c
+        .ec2
+        .create_launch_template()
+        .launch_template_name(launch_template_name(&d.name, ng))
+        .launch_template_data(data)
+        .tag_specifications(ec2_tags(
+            d,
+            t::ResourceType::LaunchTemplate,
+            &format!("lt/{ng}"),
+        ))
+        .send()
+        .await
+        .step("CreateLaunchTemplate")?;
     let lt = r
         .launch_template()
         .ok_or_else(|| StepError::new("CreateLaunchTemplate", "no launch template"))?;
@@ -1188,14 +1200,14 @@ async fn wait_node_group(c: &Ctx<'_>, cluster: &str, ng: &str) -> Result<(), Ste
         c.timeout,
         c.cancel,
         || async {
-            let r = call!(
-                "DescribeNodegroup",
-                c.eks
-                    .describe_nodegroup()
-                    .cluster_name(cluster)
-                    .nodegroup_name(ng)
-                    .send()
-            )?;
+            let r = c
+                .eks
+                .describe_nodegroup()
+                .cluster_name(cluster)
+                .nodegroup_name(ng)
+                .send()
+                .await
+                .step("DescribeNodegroup")?;
             match r.nodegroup().and_then(|g| g.status()).map(|s| s.as_str()) {
                 Some("ACTIVE") => Ok(Some(())),
                 Some("CREATE_FAILED") | Some("DEGRADED") => Err(StepError::new(
@@ -1224,10 +1236,11 @@ async fn delete_node_groups(
             .nodegroup_name(n)
             .send()
             .await
+            .step("DeleteNodegroup")
         {
             Ok(_) => {}
-            Err(e) if code(&e) == Some("ResourceNotFoundException") => {}
-            Err(e) => return Err(StepError::new("DeleteNodegroup", describe(&e))),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => {}
+            Err(e) => return Err(e),
         }
         tracing::info!(target: TARGET, node_group = %n, "deleting node group; waiting until gone");
         wait::until(
@@ -1242,9 +1255,10 @@ async fn delete_node_groups(
                     .nodegroup_name(n)
                     .send()
                     .await
+                    .step("DescribeNodegroup")
                 {
-                    Err(e) if code(&e) == Some("ResourceNotFoundException") => Ok(Some(())),
-                    Err(e) => Err(StepError::new("DescribeNodegroup", describe(&e))),
+                    Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(Some(())),
+                    Err(e) => Err(e),
                     Ok(_) => Ok(None),
                 }
             },
@@ -1258,10 +1272,11 @@ async fn delete_node_groups(
                 .launch_template_id(id)
                 .send()
                 .await
+                .step("DeleteLaunchTemplate")
             {
                 Ok(_) => {}
-                Err(e) if code(&e).is_some_and(|c| c.contains("NotFound")) => {}
-                Err(e) => return Err(StepError::new("DeleteLaunchTemplate", describe(&e))),
+                Err(e) if e.code().is_some_and(|c| c.contains("NotFound")) => {}
+                Err(e) => return Err(e),
             }
         }
         Ok(())
@@ -1289,10 +1304,17 @@ pub async fn delete(c: &Ctx<'_>, env: &str) -> Result<(), StepError> {
         }
     }
     if o.cluster.is_some() {
-        match c.eks.delete_cluster().name(env).send().await {
+        match c
+            .eks
+            .delete_cluster()
+            .name(env)
+            .send()
+            .await
+            .step("DeleteCluster")
+        {
             Ok(_) => {}
-            Err(e) if code(&e) == Some("ResourceNotFoundException") => {}
-            Err(e) => return Err(StepError::new("DeleteCluster", describe(&e))),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => {}
+            Err(e) => return Err(e),
         }
         tracing::info!(target: TARGET, cluster = env, "deleting EKS cluster; waiting until gone");
         wait::until(
@@ -1300,9 +1322,16 @@ pub async fn delete(c: &Ctx<'_>, env: &str) -> Result<(), StepError> {
             c.timeout,
             c.cancel,
             || async {
-                match c.eks.describe_cluster().name(env).send().await {
-                    Err(e) if code(&e) == Some("ResourceNotFoundException") => Ok(Some(())),
-                    Err(e) => Err(StepError::new("DescribeCluster", describe(&e))),
+                match c
+                    .eks
+                    .describe_cluster()
+                    .name(env)
+                    .send()
+                    .await
+                    .step("DescribeCluster")
+                {
+                    Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(Some(())),
+                    Err(e) => Err(e),
                     Ok(_) => Ok(None),
                 }
             },
@@ -1317,10 +1346,11 @@ pub async fn delete(c: &Ctx<'_>, env: &str) -> Result<(), StepError> {
             .open_id_connect_provider_arn(arn)
             .send()
             .await
+            .step("DeleteOpenIDConnectProvider")
         {
             Ok(_) => {}
-            Err(e) if code(&e) == Some("NoSuchEntity") => {}
-            Err(e) => return Err(StepError::new("DeleteOpenIDConnectProvider", describe(&e))),
+            Err(e) if e.code() == Some("NoSuchEntity") => {}
+            Err(e) => return Err(e),
         }
     }
     if let Some(sg) = &o.node_sg_id {
@@ -1334,14 +1364,15 @@ pub async fn delete(c: &Ctx<'_>, env: &str) -> Result<(), StepError> {
             .log_group_name(log_group_name(env))
             .send()
             .await
+            .step("DeleteLogGroup")
         {
             Ok(_) => {}
-            Err(e) if code(&e) == Some("ResourceNotFoundException") => {}
-            Err(e) => return Err(StepError::new("DeleteLogGroup", describe(&e))),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => {}
+            Err(e) => return Err(e),
         }
     }
-    super::network::delete_role(c.iam, &cluster_role_name(env)).await?;
-    super::network::delete_role(c.iam, &node_role_name(env)).await?;
+    platform_aws::iam::delete_role(c.iam, &cluster_role_name(env)).await?;
+    platform_aws::iam::delete_role(c.iam, &node_role_name(env)).await?;
     if let Some(k) = &o.kms_key_arn {
         let _ = c.kms.delete_alias().alias_name(kms_alias(env)).send().await;
         // The bare key id: AWS takes the ARN too, moto only the id.
@@ -1353,10 +1384,11 @@ pub async fn delete(c: &Ctx<'_>, env: &str) -> Result<(), StepError> {
             .pending_window_in_days(7)
             .send()
             .await
+            .step("ScheduleKeyDeletion")
         {
             Ok(_) => {}
-            Err(e) if code(&e) == Some("KMSInvalidStateException") => {}
-            Err(e) => return Err(StepError::new("ScheduleKeyDeletion", describe(&e))),
+            Err(e) if e.code() == Some("KMSInvalidStateException") => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(())

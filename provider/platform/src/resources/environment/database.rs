@@ -8,7 +8,7 @@ use super::network::{OwnedSecurityGroups, COMPONENT_KEY};
 use super::replace::{self, DatabaseFixed};
 use super::StepError;
 use aws_sdk_ec2::types::{IpPermission, UserIdGroupPair};
-use platform_aws::errors::{code, describe};
+use platform_aws::step::Step;
 use platform_aws::wait;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -140,7 +140,7 @@ pub async fn observe(
         sgs.find(c.ec2, owner, "sg/database"),
     );
     let mut o = ObservedDatabase::default();
-    match inst {
+    match inst.step("DescribeDBInstances") {
         Ok(r) => {
             if let Some(i) = r.db_instances().first() {
                 let status = i.db_instance_status().unwrap_or_default().to_string();
@@ -177,10 +177,10 @@ pub async fn observe(
                 }
             }
         }
-        Err(e) if code(&e) == Some("DBInstanceNotFound") => {}
-        Err(e) => return Err(StepError::new("DescribeDBInstances", describe(&e))),
+        Err(e) if e.code() == Some("DBInstanceNotFound") => {}
+        Err(e) => return Err(e),
     }
-    match sng {
+    match sng.step("DescribeDBSubnetGroups") {
         Ok(r) => {
             o.subnet_group_arn = r
                 .db_subnet_groups()
@@ -194,8 +194,8 @@ pub async fn observe(
                     .collect()
             })
         }
-        Err(e) if code(&e) == Some("DBSubnetGroupNotFoundFault") => {}
-        Err(e) => return Err(StepError::new("DescribeDBSubnetGroups", describe(&e))),
+        Err(e) if e.code() == Some("DBSubnetGroupNotFoundFault") => {}
+        Err(e) => return Err(e),
     }
     if let Some(g) = sgs? {
         o.sg_id = g.group_id().map(str::to_string);
@@ -210,10 +210,17 @@ pub async fn observe(
         .filter(|a| a.ends_with(&format!(":role/{role}")));
     o.monitoring_role_arn = match used {
         Some(a) => Some(a),
-        None => match c.iam.get_role().role_name(&role).send().await {
+        None => match c
+            .iam
+            .get_role()
+            .role_name(&role)
+            .send()
+            .await
+            .step("GetRole")
+        {
             Ok(r) => r.role().map(|r| r.arn().to_string()),
-            Err(e) if code(&e) == Some("NoSuchEntity") => None,
-            Err(e) => return Err(StepError::new("GetRole", describe(&e))),
+            Err(e) if e.code() == Some("NoSuchEntity") => None,
+            Err(e) => return Err(e),
         },
     };
     Ok(o)
@@ -249,16 +256,16 @@ async fn ensure_sg(
                         .collect(),
                 ))
                 .build();
-            let r = call!(
-                "CreateSecurityGroup",
-                c.ec2
-                    .create_security_group()
-                    .group_name(format!("{}-database", d.env))
-                    .description("Database of this environment: engine port from EKS nodes only")
-                    .vpc_id(vpc_id)
-                    .tag_specifications(spec)
-                    .send()
-            )?;
+            let r = c
+                .ec2
+                .create_security_group()
+                .group_name(format!("{}-database", d.env))
+                .description("Database of this environment: engine port from EKS nodes only")
+                .vpc_id(vpc_id)
+                .tag_specifications(spec)
+                .send()
+                .await
+                .step("CreateSecurityGroup")?;
             r.group_id().unwrap_or_default().to_string()
         }
     };
@@ -266,14 +273,13 @@ async fn ensure_sg(
     let (has_rule, extra) = ingress_audit(&o.sg_ingress, p, node_sg);
     if !extra.is_empty() {
         tracing::warn!(target: TARGET, sg = %id, rules = extra.len(), "revoking database ingress other than the engine port from the node security group");
-        call!(
-            "RevokeSecurityGroupIngress",
-            c.ec2
-                .revoke_security_group_ingress()
-                .group_id(&id)
-                .set_ip_permissions(Some(extra))
-                .send()
-        )?;
+        c.ec2
+            .revoke_security_group_ingress()
+            .group_id(&id)
+            .set_ip_permissions(Some(extra))
+            .send()
+            .await
+            .step("RevokeSecurityGroupIngress")?;
     }
     if has_rule {
         return Ok(id);
@@ -291,15 +297,11 @@ async fn ensure_sg(
         .ip_permissions(rule)
         .send()
         .await
+        .step("AuthorizeSecurityGroupIngress")
     {
         Ok(_) => {}
-        Err(e) if code(&e) == Some("InvalidPermission.Duplicate") => {}
-        Err(e) => {
-            return Err(StepError::new(
-                "AuthorizeSecurityGroupIngress",
-                describe(&e),
-            ))
-        }
+        Err(e) if e.code() == Some("InvalidPermission.Duplicate") => {}
+        Err(e) => return Err(e),
     }
     Ok(id)
 }
@@ -360,12 +362,12 @@ async fn ensure_monitoring_role(
     if let Some(a) = &o.monitoring_role_arn {
         // Also finds a role deleted out of band (observation trusts the role the instance
         // points at): it is re-created below.
-        match attach().await {
+        match attach().await.step("AttachRolePolicy") {
             Ok(_) => return Ok(a.clone()),
-            Err(e) if code(&e) == Some("NoSuchEntity") => {
+            Err(e) if e.code() == Some("NoSuchEntity") => {
                 tracing::warn!(target: TARGET, role = %name, "role deleted out of band; re-creating it");
             }
-            Err(e) => return Err(StepError::new("AttachRolePolicy", describe(&e))),
+            Err(e) => return Err(e),
         }
     }
     let trust = serde_json::json!({
@@ -386,17 +388,22 @@ async fn ensure_monitoring_role(
         .set_tags(Some(tags))
         .send()
         .await
+        .step("CreateRole")
     {
         Ok(r) => r.role().map(|r| r.arn().to_string()).unwrap_or_default(),
-        Err(e) if code(&e) == Some("EntityAlreadyExists") => {
-            call!("GetRole", c.iam.get_role().role_name(&name).send())?
-                .role()
-                .map(|r| r.arn().to_string())
-                .unwrap_or_default()
-        }
-        Err(e) => return Err(StepError::new("CreateRole", describe(&e))),
+        Err(e) if e.code() == Some("EntityAlreadyExists") => c
+            .iam
+            .get_role()
+            .role_name(&name)
+            .send()
+            .await
+            .step("GetRole")?
+            .role()
+            .map(|r| r.arn().to_string())
+            .unwrap_or_default(),
+        Err(e) => return Err(e),
     };
-    call!("AttachRolePolicy", attach())?;
+    attach().await.step("AttachRolePolicy")?;
     Ok(arn)
 }
 
@@ -406,13 +413,13 @@ async fn wait_available(c: &Ctx<'_>, id: &str) -> Result<(), StepError> {
         c.timeout,
         c.cancel,
         || async {
-            let r = call!(
-                "DescribeDBInstances",
-                c.rds
-                    .describe_db_instances()
-                    .db_instance_identifier(id)
-                    .send()
-            )?;
+            let r = c
+                .rds
+                .describe_db_instances()
+                .db_instance_identifier(id)
+                .send()
+                .await
+                .step("DescribeDBInstances")?;
             match r
                 .db_instances()
                 .first()
@@ -442,16 +449,15 @@ pub async fn converge(
     let subnet_group_fut = async {
         match &o.subnet_group {
             None => {
-                call!(
-                    "CreateDBSubnetGroup",
-                    c.rds
-                        .create_db_subnet_group()
-                        .db_subnet_group_name(&id)
-                        .db_subnet_group_description("Private subnets of this environment")
-                        .set_subnet_ids(Some(private_subnets.to_vec()))
-                        .set_tags(Some(rds_tags(d)))
-                        .send()
-                )?;
+                c.rds
+                    .create_db_subnet_group()
+                    .db_subnet_group_name(&id)
+                    .db_subnet_group_description("Private subnets of this environment")
+                    .set_subnet_ids(Some(private_subnets.to_vec()))
+                    .set_tags(Some(rds_tags(d)))
+                    .send()
+                    .await
+                    .step("CreateDBSubnetGroup")?;
             }
             Some(have) => {
                 let mut a = have.clone();
@@ -459,14 +465,13 @@ pub async fn converge(
                 let mut b = private_subnets.to_vec();
                 b.sort();
                 if a != b {
-                    call!(
-                        "ModifyDBSubnetGroup",
-                        c.rds
-                            .modify_db_subnet_group()
-                            .db_subnet_group_name(&id)
-                            .set_subnet_ids(Some(private_subnets.to_vec()))
-                            .send()
-                    )?;
+                    c.rds
+                        .modify_db_subnet_group()
+                        .db_subnet_group_name(&id)
+                        .set_subnet_ids(Some(private_subnets.to_vec()))
+                        .send()
+                        .await
+                        .step("ModifyDBSubnetGroup")?;
                 }
             }
         }
@@ -525,10 +530,10 @@ pub async fn converge(
             if d.monitoring_interval > 0 {
                 req = req.monitoring_role_arn(&role);
             }
-            match req.send().await {
+            match req.send().await.step("CreateDBInstance") {
                 Ok(_) => {}
-                Err(e) if code(&e) == Some("DBInstanceAlreadyExists") => {}
-                Err(e) => return Err(StepError::new("CreateDBInstance", describe(&e))),
+                Err(e) if e.code() == Some("DBInstanceAlreadyExists") => {}
+                Err(e) => return Err(e),
             }
             tracing::info!(target: TARGET, db = %id, "creating DB instance; waiting until available");
         }
@@ -574,7 +579,7 @@ pub async fn converge(
                         .engine_version(&d.engine_version)
                         .allow_major_version_upgrade(true);
                 }
-                call!("ModifyDBInstance", req.send())?;
+                req.send().await.step("ModifyDBInstance")?;
                 tracing::info!(target: TARGET, db = %id, "modifying DB instance in place");
             }
         }
@@ -590,8 +595,8 @@ async fn sync_tags(
     o: &ObservedDatabase,
     i: &InstanceObs,
 ) -> Result<(), StepError> {
-    use super::retag::{apply, Clients, TagDiff, Targets};
-    let diff = TagDiff::between(&i.tags, &d.tags);
+    use super::retag::{apply, Clients, Targets};
+    let diff = super::retag::diff(&i.tags, &d.tags);
     let t = Targets {
         ec2_ids: o.sg_id.iter().cloned().collect(),
         iam_roles: o
@@ -643,10 +648,10 @@ async fn delete_instance(
         req.skip_final_snapshot(false)
             .final_db_snapshot_identifier(format!("{id}-final-{stamp}"))
     };
-    match req.send().await {
+    match req.send().await.step("DeleteDBInstance") {
         Ok(_) => {}
-        Err(e) if code(&e) == Some("DBInstanceNotFound") => {}
-        Err(e) => return Err(StepError::new("DeleteDBInstance", describe(&e))),
+        Err(e) if e.code() == Some("DBInstanceNotFound") => {}
+        Err(e) => return Err(e),
     }
     tracing::info!(target: TARGET, db = %id, "deleting DB instance; waiting until gone");
     wait::until(
@@ -660,9 +665,10 @@ async fn delete_instance(
                 .db_instance_identifier(id)
                 .send()
                 .await
+                .step("DescribeDBInstances")
             {
-                Err(e) if code(&e) == Some("DBInstanceNotFound") => Ok(Some(())),
-                Err(e) => Err(StepError::new("DescribeDBInstances", describe(&e))),
+                Err(e) if e.code() == Some("DBInstanceNotFound") => Ok(Some(())),
+                Err(e) => Err(e),
                 Ok(r) if r.db_instances().is_empty() => Ok(Some(())),
                 Ok(_) => Ok(None),
             }
@@ -689,16 +695,17 @@ pub async fn delete(c: &Ctx<'_>, env: &str, skip_final_snapshot: bool) -> Result
             .db_subnet_group_name(&id)
             .send()
             .await
+            .step("DeleteDBSubnetGroup")
         {
             Ok(_) => {}
-            Err(e) if code(&e) == Some("DBSubnetGroupNotFoundFault") => {}
-            Err(e) => return Err(StepError::new("DeleteDBSubnetGroup", describe(&e))),
+            Err(e) if e.code() == Some("DBSubnetGroupNotFoundFault") => {}
+            Err(e) => return Err(e),
         }
     }
     if let Some(sg) = &o.sg_id {
         super::network::delete_security_group(c.ec2, sg, c.timeout, c.cancel).await?;
     }
-    super::network::delete_role(c.iam, &monitoring_role_name(env)).await
+    platform_aws::iam::delete_role(c.iam, &monitoring_role_name(env)).await
 }
 
 #[cfg(test)]

@@ -114,12 +114,11 @@ pub(super) fn cluster(
     Some(cluster::DesiredCluster {
         owner: owner(&name),
         tags: all_tags(aws, v, &name),
-        version: cl
-            .get("version")
-            .as_str()
-            .unwrap_or(DEFAULT_EKS_VERSION)
-            .to_string(),
-        endpoint_public_access: cl.get("endpoint_public_access").as_bool().unwrap_or(false),
+        version: cl.get("version").as_str().unwrap_or_default().to_string(),
+        endpoint_public_access: cl
+            .get("endpoint_public_access")
+            .as_bool()
+            .unwrap_or_default(),
         public_access_cidrs: cl
             .get("public_access_cidrs")
             .elements()
@@ -127,10 +126,7 @@ pub(super) fn cluster(
             .filter_map(|x| x.as_str().map(str::to_string))
             .collect(),
         secrets_kms_key_arn: cl.get("secrets_kms_key_arn").as_str().map(str::to_string),
-        log_retention_in_days: int_or(
-            cl.get("log_retention_in_days"),
-            DEFAULT_CLUSTER_LOG_RETENTION,
-        ) as i32,
+        log_retention_in_days: cl.get("log_retention_in_days").as_i64().unwrap_or_default() as i32,
         prior_disk_sizes: by_name(prior.get("node_groups"))
             .into_iter()
             .filter_map(|(n, p)| Some((n, p.get("disk_size").as_i64()?)))
@@ -159,22 +155,24 @@ pub(super) fn database(aws: &AwsContext, v: &Value) -> Option<database::DesiredD
         instance_class: db
             .get("instance_class")
             .as_str()
-            .unwrap_or(DEFAULT_DB_CLASS)
+            .unwrap_or_default()
             .to_string(),
-        allocated_storage: int_or(db.get("allocated_storage"), DEFAULT_DB_STORAGE) as i32,
+        allocated_storage: db.get("allocated_storage").as_i64().unwrap_or_default() as i32,
         max_allocated_storage: db.get("max_allocated_storage").as_i64().map(|x| x as i32),
-        multi_az: db.get("multi_az").as_bool().unwrap_or(false),
-        deletion_protection: db.get("deletion_protection").as_bool().unwrap_or(false),
-        backup_retention_period: int_or(db.get("backup_retention_period"), DEFAULT_DB_BACKUP_DAYS)
-            as i32,
-        monitoring_interval: int_or(db.get("monitoring_interval"), DEFAULT_DB_MONITORING) as i32,
-        performance_insights: db.get("performance_insights").as_bool().unwrap_or(false),
+        multi_az: db.get("multi_az").as_bool().unwrap_or_default(),
+        deletion_protection: db.get("deletion_protection").as_bool().unwrap_or_default(),
+        backup_retention_period: db
+            .get("backup_retention_period")
+            .as_i64()
+            .unwrap_or_default() as i32,
+        monitoring_interval: db.get("monitoring_interval").as_i64().unwrap_or_default() as i32,
+        performance_insights: db.get("performance_insights").as_bool().unwrap_or_default(),
         master_username: db
             .get("master_username")
             .as_str()
-            .unwrap_or(DEFAULT_DB_USER)
+            .unwrap_or_default()
             .to_string(),
-        skip_final_snapshot: db.get("skip_final_snapshot").as_bool().unwrap_or(false),
+        skip_final_snapshot: db.get("skip_final_snapshot").as_bool().unwrap_or_default(),
         engine,
         env,
     })
@@ -197,7 +195,7 @@ pub(super) fn by_name(list: &Value) -> BTreeMap<String, Value> {
         .collect()
 }
 
-/// A `node_groups` element as the cluster side wants it, with the schema's defaults.
+/// A planned `node_groups` element as the cluster side wants it (the plan filled the defaults).
 pub(super) fn node_group_spec(g: &Value) -> cluster::NodeGroupSpec {
     let min = int_or(g.get("min_size"), 1) as i32;
     let instance_types: Vec<String> = g
@@ -215,12 +213,12 @@ pub(super) fn node_group_spec(g: &Value) -> cluster::NodeGroupSpec {
         capacity_type: g
             .get("capacity_type")
             .as_str()
-            .unwrap_or("ON_DEMAND")
+            .unwrap_or_default()
             .to_string(),
         min_size: min,
         max_size: int_or(g.get("max_size"), min.into()) as i32,
         desired_size: int_or(g.get("desired_size"), min.into()) as i32,
-        disk_size: int_or(g.get("disk_size"), DEFAULT_DISK_SIZE) as i32,
+        disk_size: g.get("disk_size").as_i64().unwrap_or_default() as i32,
         labels: g.get("labels").to_string_map(),
         taints: g
             .get("taints")

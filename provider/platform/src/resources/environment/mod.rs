@@ -8,13 +8,6 @@
 //! environment with a few filtered Describe calls and converges it, so create, update,
 //! drift repair and resume after a crash are the same code path.
 
-/// `call!("Operation", request.send())`: awaits an SDK call, its error as a `StepError`.
-macro_rules! call {
-    ($step:expr, $fut:expr) => {
-        ::platform_aws::step::Fail::fail($fut.await, $step)
-    };
-}
-
 mod apply;
 pub mod cidr;
 mod cluster;

@@ -14,8 +14,8 @@ use aws_sdk_ec2::types::{
     NatGatewayState, ResourceType, SecurityGroup, Tag, TagSpecification, TrafficType,
 };
 use futures::future::join_all;
-use platform_aws::errors::{code, describe};
-use platform_aws::step::{fail, StepError};
+use platform_aws::step::Step;
+use platform_aws::step::StepError;
 use platform_aws::tags::OWNER_KEY;
 use platform_aws::wait;
 use std::collections::BTreeMap;
@@ -233,7 +233,7 @@ impl OwnedSecurityGroups {
                     .send()
                     .await
                     .map(|r| r.security_groups().to_vec())
-                    .map_err(|e| fail("DescribeSecurityGroups", e))
+                    .step("DescribeSecurityGroups")
             })
             .await;
         r.as_deref().map_err(Clone::clone)
@@ -276,7 +276,7 @@ pub async fn find_vpc(
         .filters(owner_filter(owner))
         .send()
         .await
-        .map_err(|e| fail("DescribeVpcs", e))?;
+        .step("DescribeVpcs")?;
     Ok(r.vpcs().iter().find_map(|v| {
         Some((
             v.vpc_id()?.to_string(),
@@ -304,13 +304,13 @@ pub async fn observe(
             .log_group_name_prefix(&log_group)
             .send()
             .await
-            .map_err(|e| StepError::new("DescribeLogGroups", describe(&e)))
+            .step("DescribeLogGroups")
     };
     let role_fut = async {
-        match iam.get_role().role_name(&role).send().await {
+        match iam.get_role().role_name(&role).send().await.step("GetRole") {
             Ok(r) => Ok(r.role().map(|r| r.arn().to_string())),
-            Err(e) if code(&e) == Some("NoSuchEntity") => Ok(None),
-            Err(e) => Err(StepError::new("GetRole", describe(&e))),
+            Err(e) if e.code() == Some("NoSuchEntity") => Ok(None),
+            Err(e) => Err(e),
         }
     };
     let igw_fut = async {
@@ -318,14 +318,14 @@ pub async fn observe(
             .filters(owner_filter(owner))
             .send()
             .await
-            .map_err(|e| fail("DescribeInternetGateways", e))
+            .step("DescribeInternetGateways")
     };
     let eip_fut = async {
         ec2.describe_addresses()
             .filters(owner_filter(owner))
             .send()
             .await
-            .map_err(|e| fail("DescribeAddresses", e))
+            .step("DescribeAddresses")
     };
     let (vpc, lg, igws, eips) = tokio::join!(vpc_fut, lg_fut, igw_fut, eip_fut);
     o.log_group = lg?
@@ -379,7 +379,7 @@ pub async fn observe(
             .filter(filter("resource-id", &vpc_id))
             .send(),
     );
-    for s in subnets.map_err(|e| fail("DescribeSubnets", e))?.subnets() {
+    for s in subnets.step("DescribeSubnets")?.subnets() {
         if let (Some(c), Some(id)) = (component(s.tags()), s.subnet_id()) {
             o.subnets.insert(
                 c,
@@ -391,10 +391,7 @@ pub async fn observe(
             );
         }
     }
-    for n in nats
-        .map_err(|e| fail("DescribeNatGateways", e))?
-        .nat_gateways()
-    {
+    for n in nats.step("DescribeNatGateways")?.nat_gateways() {
         let state = n
             .state()
             .map(|s| s.as_str().to_string())
@@ -418,10 +415,7 @@ pub async fn observe(
             }
         }
     }
-    for t in rts
-        .map_err(|e| fail("DescribeRouteTables", e))?
-        .route_tables()
-    {
+    for t in rts.step("DescribeRouteTables")?.route_tables() {
         if let (Some(c), Some(id)) = (component(t.tags()), t.route_table_id()) {
             let default_target = t
                 .routes()
@@ -449,7 +443,7 @@ pub async fn observe(
             );
         }
     }
-    for f in fls.map_err(|e| fail("DescribeFlowLogs", e))?.flow_logs() {
+    for f in fls.step("DescribeFlowLogs")?.flow_logs() {
         if let Some(id) = f.flow_log_id() {
             o.flow_logs.push(FlowLogObs {
                 id: id.to_string(),
@@ -628,7 +622,7 @@ async fn create_vpc(c: &Ctx<'_>, d: &DesiredNetwork) -> Result<String, StepError
         .tag_specifications(spec(d, ResourceType::Vpc, VPC_KEY))
         .send()
         .await
-        .map_err(|e| fail("CreateVpc", e))?;
+        .step("CreateVpc")?;
     let id = r
         .vpc()
         .and_then(|v| v.vpc_id())
@@ -643,9 +637,7 @@ async fn create_vpc(c: &Ctx<'_>, d: &DesiredNetwork) -> Result<String, StepError
         } else {
             req.enable_dns_support(on)
         };
-        req.send()
-            .await
-            .map_err(|e| fail("ModifyVpcAttribute", e))?;
+        req.send().await.step("ModifyVpcAttribute")?;
     }
     Ok(id)
 }
@@ -659,7 +651,7 @@ async fn sync_tags(
     vpc_id: &str,
     o: &ObservedNetwork,
 ) -> Result<(), StepError> {
-    let diff = super::retag::TagDiff::between(&o.vpc_tags, &d.tags);
+    let diff = super::retag::diff(&o.vpc_tags, &d.tags);
     if diff.is_empty() {
         return Ok(());
     }
@@ -704,7 +696,7 @@ async fn ensure_igw(
                 .tag_specifications(spec(d, ResourceType::InternetGateway, IGW_KEY))
                 .send()
                 .await
-                .map_err(|e| fail("CreateInternetGateway", e))?;
+                .step("CreateInternetGateway")?;
             let id = r
                 .internet_gateway()
                 .and_then(|g| g.internet_gateway_id())
@@ -721,7 +713,7 @@ async fn ensure_igw(
             .vpc_id(vpc_id)
             .send()
             .await
-            .map_err(|e| fail("AttachInternetGateway", e))?;
+            .step("AttachInternetGateway")?;
     }
     Ok(id)
 }
@@ -762,7 +754,7 @@ async fn ensure_subnet(
         .tag_specifications(spec_tags)
         .send()
         .await
-        .map_err(|e| fail("CreateSubnet", e))?;
+        .step("CreateSubnet")?;
     let id = r
         .subnet()
         .and_then(|s| s.subnet_id())
@@ -791,7 +783,7 @@ async fn ensure_flow_logs(
                         .send()
                         .await
                         .map(|_| ())
-                        .map_err(|e| StepError::new("AssociateKmsKey", describe(&e))),
+                        .step("AssociateKmsKey"),
                     None => c
                         .logs
                         .disassociate_kms_key()
@@ -799,7 +791,7 @@ async fn ensure_flow_logs(
                         .send()
                         .await
                         .map(|_| ())
-                        .map_err(|e| StepError::new("DisassociateKmsKey", describe(&e))),
+                        .step("DisassociateKmsKey"),
                 };
                 r?;
             }
@@ -814,10 +806,10 @@ async fn ensure_flow_logs(
             if let Some(k) = &d.flow.kms_key_arn {
                 req = req.kms_key_id(k);
             }
-            match req.send().await {
+            match req.send().await.step("CreateLogGroup") {
                 Ok(_) => {}
-                Err(e) if code(&e) == Some("ResourceAlreadyExistsException") => {}
-                Err(e) => return Err(StepError::new("CreateLogGroup", describe(&e))),
+                Err(e) if e.code() == Some("ResourceAlreadyExistsException") => {}
+                Err(e) => return Err(e),
             }
             tracing::info!(target: TARGET, log_group = %lg, "created flow-log log group");
             let r = c
@@ -826,7 +818,7 @@ async fn ensure_flow_logs(
                 .log_group_name_prefix(&lg)
                 .send()
                 .await
-                .map_err(|e| StepError::new("DescribeLogGroups", describe(&e)))?;
+                .step("DescribeLogGroups")?;
             r.log_groups()
                 .iter()
                 .find(|g| g.log_group_name() == Some(lg.as_str()))
@@ -844,7 +836,7 @@ async fn ensure_flow_logs(
             .retention_in_days(d.flow.retention_in_days)
             .send()
             .await
-            .map_err(|e| StepError::new("PutRetentionPolicy", describe(&e)))?;
+            .step("PutRetentionPolicy")?;
     }
 
     let role_name = d.role_name();
@@ -861,19 +853,19 @@ async fn ensure_flow_logs(
                 .set_tags(Some(tags))
                 .send()
                 .await;
-            match r {
+            match r.step("CreateRole") {
                 Ok(r) => r.role().map(|r| r.arn().to_string()).unwrap_or_default(),
-                Err(e) if code(&e) == Some("EntityAlreadyExists") => c
+                Err(e) if e.code() == Some("EntityAlreadyExists") => c
                     .iam
                     .get_role()
                     .role_name(&role_name)
                     .send()
                     .await
-                    .map_err(|e| StepError::new("GetRole", describe(&e)))?
+                    .step("GetRole")?
                     .role()
                     .map(|r| r.arn().to_string())
                     .unwrap_or_default(),
-                Err(e) => return Err(StepError::new("CreateRole", describe(&e))),
+                Err(e) => return Err(e),
             }
         }
     };
@@ -885,7 +877,7 @@ async fn ensure_flow_logs(
         .policy_document(flow_role_policy(&log_group_arn))
         .send()
         .await
-        .map_err(|e| StepError::new("PutRolePolicy", describe(&e)))?;
+        .step("PutRolePolicy")?;
 
     // The flow log itself: keep one that meets the guarantees and matches the settings;
     // replace anything else (flow logs cannot be modified in place).
@@ -918,7 +910,7 @@ async fn ensure_flow_logs(
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| fail("DeleteFlowLogs", e))
+            .step("DeleteFlowLogs")
     };
     let mut stale_deleted = false;
     if keep.is_none() {
@@ -963,7 +955,7 @@ async fn create_flow_log(
         if let Some(f) = &d.flow.log_format {
             req = req.log_format(f);
         }
-        let r = req.send().await.map_err(|e| fail("CreateFlowLogs", e))?;
+        let r = req.send().await.step("CreateFlowLogs")?;
         if let Some(u) = r.unsuccessful().first() {
             let msg = u
                 .error()
@@ -996,7 +988,7 @@ async fn ensure_nat(
                         .tag_specifications(spec(d, ResourceType::ElasticIp, &eip_key(&az)))
                         .send()
                         .await
-                        .map_err(|e| fail("AllocateAddress", e))?;
+                        .step("AllocateAddress")?;
                     r.allocation_id()
                         .ok_or_else(|| StepError::new("AllocateAddress", "no allocation id"))?
                         .to_string()
@@ -1010,7 +1002,7 @@ async fn ensure_nat(
                 .tag_specifications(spec(d, ResourceType::Natgateway, &nat_key(&az)))
                 .send()
                 .await
-                .map_err(|e| fail("CreateNatGateway", e))?;
+                .step("CreateNatGateway")?;
             let id = r
                 .nat_gateway()
                 .and_then(|n| n.nat_gateway_id())
@@ -1034,9 +1026,9 @@ async fn wait_nat(c: &Ctx<'_>, id: &str, want: NatGatewayState) -> Result<(), St
             .nat_gateway_ids(id)
             .send()
             .await;
-        let r = match r {
+        let r = match r.step("DescribeNatGateways") {
             Ok(r) => r,
-            Err(e) if code(&e) == Some("NatGatewayNotFound") => {
+            Err(e) if e.code() == Some("NatGatewayNotFound") => {
                 return if want == NatGatewayState::Deleted {
                     Ok(Some(()))
                 } else {
@@ -1046,7 +1038,7 @@ async fn wait_nat(c: &Ctx<'_>, id: &str, want: NatGatewayState) -> Result<(), St
                     ))
                 };
             }
-            Err(e) => return Err(fail("DescribeNatGateways", e)),
+            Err(e) => return Err(e),
         };
         let state = r.nat_gateways().first().and_then(|n| n.state()).cloned();
         match state {
@@ -1096,7 +1088,7 @@ async fn ensure_route_table(
                 .tag_specifications(spec(d, ResourceType::RouteTable, key))
                 .send()
                 .await
-                .map_err(|e| fail("CreateRouteTable", e))?;
+                .step("CreateRouteTable")?;
             let id = r
                 .route_table()
                 .and_then(|t| t.route_table_id())
@@ -1118,10 +1110,7 @@ async fn ensure_route_table(
             } else {
                 req.nat_gateway_id(target)
             };
-            req.send()
-                .await
-                .map(|_| ())
-                .map_err(|e| fail("ReplaceRoute", e))
+            req.send().await.map(|_| ()).step("ReplaceRoute")
         } else {
             let req = c
                 .ec2
@@ -1133,10 +1122,7 @@ async fn ensure_route_table(
             } else {
                 req.nat_gateway_id(target)
             };
-            req.send()
-                .await
-                .map(|_| ())
-                .map_err(|e| fail("CreateRoute", e))
+            req.send().await.map(|_| ()).step("CreateRoute")
         };
         r?;
     }
@@ -1158,7 +1144,7 @@ async fn ensure_route_table(
                         .route_table_id(&id)
                         .send()
                         .await
-                        .map_err(|e| fail("ReplaceRouteTableAssociation", e))?;
+                        .step("ReplaceRouteTableAssociation")?;
                 }
                 None => {
                     c.ec2
@@ -1167,7 +1153,7 @@ async fn ensure_route_table(
                         .subnet_id(s)
                         .send()
                         .await
-                        .map_err(|e| fail("AssociateRouteTable", e))?;
+                        .step("AssociateRouteTable")?;
                 }
             }
         }
@@ -1222,10 +1208,11 @@ async fn delete_nats(c: &Ctx<'_>, nats: &[&NatObs]) -> Result<(), StepError> {
             .nat_gateway_id(&n.id)
             .send()
             .await
+            .step("DeleteNatGateway")
         {
             Ok(_) => {}
-            Err(e) if code(&e) == Some("NatGatewayNotFound") => return Ok(()),
-            Err(e) => return Err(fail("DeleteNatGateway", e)),
+            Err(e) if e.code() == Some("NatGatewayNotFound") => return Ok(()),
+            Err(e) => return Err(e),
         }
         tracing::info!(target: TARGET, nat = %n.id, "deleting NAT gateway; waiting until deleted");
         wait_nat(c, &n.id, NatGatewayState::Deleted).await
@@ -1235,10 +1222,17 @@ async fn delete_nats(c: &Ctx<'_>, nats: &[&NatObs]) -> Result<(), StepError> {
 
 async fn release_eips(c: &Ctx<'_>, ids: &[String]) -> Result<(), StepError> {
     let futs = ids.iter().map(|id| async move {
-        match c.ec2.release_address().allocation_id(id).send().await {
+        match c
+            .ec2
+            .release_address()
+            .allocation_id(id)
+            .send()
+            .await
+            .step("ReleaseAddress")
+        {
             Ok(_) => Ok(()),
-            Err(e) if code(&e) == Some("InvalidAllocationID.NotFound") => Ok(()),
-            Err(e) => Err(fail("ReleaseAddress", e)),
+            Err(e) if e.code() == Some("InvalidAllocationID.NotFound") => Ok(()),
+            Err(e) => Err(e),
         }
     });
     join_all(futs).await.into_iter().collect()
@@ -1253,10 +1247,11 @@ async fn delete_route_tables(c: &Ctx<'_>, rts: &[&RouteTableObs]) -> Result<(), 
                 .association_id(assoc)
                 .send()
                 .await
+                .step("DisassociateRouteTable")
             {
                 Ok(_) => {}
-                Err(e) if code(&e) == Some("InvalidAssociationID.NotFound") => {}
-                Err(e) => return Err(fail("DisassociateRouteTable", e)),
+                Err(e) if e.code() == Some("InvalidAssociationID.NotFound") => {}
+                Err(e) => return Err(e),
             }
         }
         match c
@@ -1265,10 +1260,11 @@ async fn delete_route_tables(c: &Ctx<'_>, rts: &[&RouteTableObs]) -> Result<(), 
             .route_table_id(&t.id)
             .send()
             .await
+            .step("DeleteRouteTable")
         {
             Ok(_) => Ok(()),
-            Err(e) if code(&e) == Some("InvalidRouteTableID.NotFound") => Ok(()),
-            Err(e) => Err(fail("DeleteRouteTable", e)),
+            Err(e) if e.code() == Some("InvalidRouteTableID.NotFound") => Ok(()),
+            Err(e) => Err(e),
         }
     });
     join_all(futs).await.into_iter().collect()
@@ -1276,10 +1272,17 @@ async fn delete_route_tables(c: &Ctx<'_>, rts: &[&RouteTableObs]) -> Result<(), 
 
 async fn delete_subnets(c: &Ctx<'_>, ids: &[String]) -> Result<(), StepError> {
     let futs = ids.iter().map(|id| async move {
-        match c.ec2.delete_subnet().subnet_id(id).send().await {
+        match c
+            .ec2
+            .delete_subnet()
+            .subnet_id(id)
+            .send()
+            .await
+            .step("DeleteSubnet")
+        {
             Ok(_) => Ok(()),
-            Err(e) if code(&e) == Some("InvalidSubnetID.NotFound") => Ok(()),
-            Err(e) => Err(fail("DeleteSubnet", e)),
+            Err(e) if e.code() == Some("InvalidSubnetID.NotFound") => Ok(()),
+            Err(e) => Err(e),
         }
     });
     join_all(futs).await.into_iter().collect()
@@ -1296,7 +1299,7 @@ pub async fn delete(c: &Ctx<'_>, env: &str, owner: &str) -> Result<(), StepError
             .set_flow_log_ids(Some(o.flow_logs.iter().map(|f| f.id.clone()).collect()))
             .send()
             .await
-            .map_err(|e| fail("DeleteFlowLogs", e))?;
+            .step("DeleteFlowLogs")?;
     }
     let nats: Vec<&NatObs> = o.nats.values().collect();
     delete_nats(c, &nats).await?;
@@ -1313,10 +1316,11 @@ pub async fn delete(c: &Ctx<'_>, env: &str, owner: &str) -> Result<(), StepError
                 .vpc_id(vpc)
                 .send()
                 .await
+                .step("DetachInternetGateway")
             {
                 Ok(_) => {}
-                Err(e) if code(&e) == Some("Gateway.NotAttached") => {}
-                Err(e) => return Err(fail("DetachInternetGateway", e)),
+                Err(e) if e.code() == Some("Gateway.NotAttached") => {}
+                Err(e) => return Err(e),
             }
         }
         match c
@@ -1325,10 +1329,11 @@ pub async fn delete(c: &Ctx<'_>, env: &str, owner: &str) -> Result<(), StepError
             .internet_gateway_id(igw)
             .send()
             .await
+            .step("DeleteInternetGateway")
         {
             Ok(_) => {}
-            Err(e) if code(&e) == Some("InvalidInternetGatewayID.NotFound") => {}
-            Err(e) => return Err(fail("DeleteInternetGateway", e)),
+            Err(e) if e.code() == Some("InvalidInternetGatewayID.NotFound") => {}
+            Err(e) => return Err(e),
         }
     }
     let subnets: Vec<String> = o.subnets.values().map(|s| s.id.clone()).collect();
@@ -1341,11 +1346,18 @@ pub async fn delete(c: &Ctx<'_>, env: &str, owner: &str) -> Result<(), StepError
             c.timeout,
             c.cancel,
             || async {
-                match c.ec2.delete_vpc().vpc_id(vpc).send().await {
+                match c
+                    .ec2
+                    .delete_vpc()
+                    .vpc_id(vpc)
+                    .send()
+                    .await
+                    .step("DeleteVpc")
+                {
                     Ok(_) => Ok(Some(())),
-                    Err(e) if code(&e) == Some("InvalidVpcID.NotFound") => Ok(Some(())),
-                    Err(e) if code(&e) == Some("DependencyViolation") => Ok(None),
-                    Err(e) => Err(fail("DeleteVpc", e)),
+                    Err(e) if e.code() == Some("InvalidVpcID.NotFound") => Ok(Some(())),
+                    Err(e) if e.code() == Some("DependencyViolation") => Ok(None),
+                    Err(e) => Err(e),
                 }
             },
         )
@@ -1362,14 +1374,15 @@ pub async fn delete(c: &Ctx<'_>, env: &str, owner: &str) -> Result<(), StepError
             .log_group_name(flow_log_group_name(env))
             .send()
             .await
+            .step("DeleteLogGroup")
         {
             Ok(_) => {}
-            Err(e) if code(&e) == Some("ResourceNotFoundException") => {}
-            Err(e) => return Err(StepError::new("DeleteLogGroup", describe(&e))),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => {}
+            Err(e) => return Err(e),
         }
     }
     if o.role_arn.is_some() {
-        delete_role(c.iam, &flow_log_role_name(env)).await?;
+        platform_aws::iam::delete_role(c.iam, &flow_log_role_name(env)).await?;
     }
     Ok(())
 }
@@ -1387,54 +1400,22 @@ pub async fn delete_security_group(
         timeout,
         cancel,
         || async {
-            match ec2.delete_security_group().group_id(sg).send().await {
+            match ec2
+                .delete_security_group()
+                .group_id(sg)
+                .send()
+                .await
+                .step("DeleteSecurityGroup")
+            {
                 Ok(_) => Ok(Some(())),
-                Err(e) if code(&e) == Some("InvalidGroup.NotFound") => Ok(Some(())),
-                Err(e) if code(&e) == Some("DependencyViolation") => Ok(None),
-                Err(e) => Err(fail("DeleteSecurityGroup", e)),
+                Err(e) if e.code() == Some("InvalidGroup.NotFound") => Ok(Some(())),
+                Err(e) if e.code() == Some("DependencyViolation") => Ok(None),
+                Err(e) => Err(e),
             }
         },
     )
     .await
     .map_err(StepError::from)
-}
-
-/// Deletes an IAM role after removing its inline policies and detaching managed ones.
-pub async fn delete_role(iam: &aws_sdk_iam::Client, role: &str) -> Result<(), StepError> {
-    let inline = match iam.list_role_policies().role_name(role).send().await {
-        Ok(r) => r.policy_names().to_vec(),
-        Err(e) if code(&e) == Some("NoSuchEntity") => return Ok(()),
-        Err(e) => return Err(StepError::new("ListRolePolicies", describe(&e))),
-    };
-    for p in inline {
-        iam.delete_role_policy()
-            .role_name(role)
-            .policy_name(&p)
-            .send()
-            .await
-            .map_err(|e| StepError::new("DeleteRolePolicy", describe(&e)))?;
-    }
-    let attached = iam
-        .list_attached_role_policies()
-        .role_name(role)
-        .send()
-        .await
-        .map_err(|e| StepError::new("ListAttachedRolePolicies", describe(&e)))?;
-    for p in attached.attached_policies() {
-        if let Some(arn) = p.policy_arn() {
-            iam.detach_role_policy()
-                .role_name(role)
-                .policy_arn(arn)
-                .send()
-                .await
-                .map_err(|e| StepError::new("DetachRolePolicy", describe(&e)))?;
-        }
-    }
-    match iam.delete_role().role_name(role).send().await {
-        Ok(_) => Ok(()),
-        Err(e) if code(&e) == Some("NoSuchEntity") => Ok(()),
-        Err(e) => Err(StepError::new("DeleteRole", describe(&e))),
-    }
 }
 
 #[cfg(test)]

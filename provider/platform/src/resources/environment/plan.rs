@@ -155,23 +155,6 @@ fn plan_cluster(prior: &Value, config: &Value, planned: &mut Value, diags: &mut 
         );
         return;
     }
-    // Defaults inside the cluster block.
-    if let Value::List(items) = planned.get_mut("cluster") {
-        if let Some(b) = items.first_mut() {
-            if cfg_cl.get("version").is_null() {
-                b.set_attr("version", Value::from(DEFAULT_EKS_VERSION));
-            }
-            if cfg_cl.get("endpoint_public_access").is_null() {
-                b.set_attr("endpoint_public_access", Value::Bool(false));
-            }
-            if cfg_cl.get("log_retention_in_days").is_null() {
-                b.set_attr(
-                    "log_retention_in_days",
-                    Value::int(DEFAULT_CLUSTER_LOG_RETENTION),
-                );
-            }
-        }
-    }
     let cluster_gone = prior.get("cluster_arn").is_null();
     let keep = |k: &str| {
         let v = prior.get(k);
@@ -240,12 +223,6 @@ fn plan_cluster(prior: &Value, config: &Value, planned: &mut Value, diags: &mut 
                     "instance_types",
                     Value::List(vec![Value::from(DEFAULT_INSTANCE_TYPE)]),
                 );
-            }
-            if c.get("capacity_type").is_null() {
-                g.set_attr("capacity_type", Value::from("ON_DEMAND"));
-            }
-            if c.get("disk_size").is_null() {
-                g.set_attr("disk_size", Value::int(DEFAULT_DISK_SIZE));
             }
             if c.get("desired_size").is_null() {
                 let min = g.get("min_size").clone();
@@ -345,30 +322,14 @@ fn plan_database(prior: &Value, config: &Value, planned: &mut Value, diags: &mut
     if let Value::List(items) = planned.get_mut("database") {
         if let Some(b) = items.first_mut() {
             engine = b.get("engine").as_str().map(str::to_string);
-            let defaults: [(&str, Value); 10] = [
-                (
+            // The engine version's default depends on the engine; the others are the schema's.
+            if cfg.get("engine_version").is_null() {
+                b.set_attr(
                     "engine_version",
                     engine.as_deref().map_or(Value::Unknown, |e| {
                         Value::from(database::default_version(e))
                     }),
-                ),
-                ("instance_class", Value::from(DEFAULT_DB_CLASS)),
-                ("allocated_storage", Value::int(DEFAULT_DB_STORAGE)),
-                ("multi_az", Value::Bool(false)),
-                ("deletion_protection", Value::Bool(false)),
-                (
-                    "backup_retention_period",
-                    Value::int(DEFAULT_DB_BACKUP_DAYS),
-                ),
-                ("skip_final_snapshot", Value::Bool(false)),
-                ("monitoring_interval", Value::int(DEFAULT_DB_MONITORING)),
-                ("performance_insights", Value::Bool(false)),
-                ("master_username", Value::from(DEFAULT_DB_USER)),
-            ];
-            for (k, v) in defaults {
-                if cfg.get(k).is_null() {
-                    b.set_attr(k, v);
-                }
+                );
             }
         }
     }

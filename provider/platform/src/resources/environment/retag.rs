@@ -8,41 +8,21 @@
 
 use super::network::COMPONENT_KEY;
 use super::StepError;
-use platform_aws::errors::{code, describe};
+use platform_aws::step::Step;
 use std::collections::BTreeMap;
 
-/// What to change on an object whose tags are `have` so that they become `want`. Keys AWS
-/// manages (`aws:`), the component tag and `Name` are ours to keep and never removed.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TagDiff {
-    pub remove: Vec<String>,
-    pub set: BTreeMap<String, String>,
+pub use platform_aws::tags::TagDiff;
+
+/// Keys AWS manages (`aws:`), the component tag and `Name`: ours to keep, never removed by
+/// a tag update.
+pub fn kept(k: &str) -> bool {
+    k.starts_with("aws:") || k == COMPONENT_KEY || k == "Name"
 }
 
-impl TagDiff {
-    pub fn between(have: &BTreeMap<String, String>, want: &BTreeMap<String, String>) -> TagDiff {
-        TagDiff {
-            remove: have
-                .keys()
-                .filter(|k| {
-                    !want.contains_key(*k)
-                        && !k.starts_with("aws:")
-                        && k.as_str() != COMPONENT_KEY
-                        && k.as_str() != "Name"
-                })
-                .cloned()
-                .collect(),
-            set: want
-                .iter()
-                .filter(|(k, v)| have.get(*k) != Some(*v))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.remove.is_empty() && self.set.is_empty()
-    }
+/// What to change on an object whose tags are `have` so that they become `want`, keeping
+/// the keys [`kept`] names.
+pub fn diff(have: &BTreeMap<String, String>, want: &BTreeMap<String, String>) -> TagDiff {
+    TagDiff::between_keeping(have, want, kept)
 }
 
 /// Tags as IAM takes them (a pair IAM would refuse is left out; validation refuses it first).
@@ -92,15 +72,6 @@ pub struct Clients<'a> {
     pub rds: Option<&'a aws_sdk_rds::Client>,
 }
 
-macro_rules! send {
-    ($step:expr, $req:expr) => {
-        $req.send()
-            .await
-            .map(|_| ())
-            .map_err(|e| StepError::new($step, describe(&e)))
-    };
-}
-
 /// Applies `diff` to every target; a no-op for an empty diff.
 pub async fn apply(c: &Clients<'_>, t: &Targets, diff: &TagDiff) -> Result<(), StepError> {
     if diff.is_empty() {
@@ -116,102 +87,114 @@ pub async fn apply(c: &Clients<'_>, t: &Targets, diff: &TagDiff) -> Result<(), S
                 .build()
         };
         if !rm.is_empty() {
-            send!(
-                "DeleteTags",
-                c.ec2
-                    .delete_tags()
-                    .set_resources(Some(t.ec2_ids.clone()))
-                    .set_tags(Some(rm.iter().map(|k| ec2_tag((k, None))).collect()))
-            )?;
+            c.ec2
+                .delete_tags()
+                .set_resources(Some(t.ec2_ids.clone()))
+                .set_tags(Some(rm.iter().map(|k| ec2_tag((k, None))).collect()))
+                .send()
+                .await
+                .step("DeleteTags")
+                .map(|_| ())?;
         }
         if !set.is_empty() {
-            send!(
-                "CreateTags",
-                c.ec2
-                    .create_tags()
-                    .set_resources(Some(t.ec2_ids.clone()))
-                    .set_tags(Some(
-                        set.iter().map(|(k, v)| ec2_tag((k, Some(v)))).collect()
-                    ))
-            )?;
+            c.ec2
+                .create_tags()
+                .set_resources(Some(t.ec2_ids.clone()))
+                .set_tags(Some(
+                    set.iter().map(|(k, v)| ec2_tag((k, Some(v)))).collect(),
+                ))
+                .send()
+                .await
+                .step("CreateTags")
+                .map(|_| ())?;
         }
     }
     for role in &t.iam_roles {
         if !rm.is_empty() {
-            send!(
-                "UntagRole",
-                c.iam
-                    .untag_role()
-                    .role_name(role)
-                    .set_tag_keys(Some(rm.clone()))
-            )?;
+            c.iam
+                .untag_role()
+                .role_name(role)
+                .set_tag_keys(Some(rm.clone()))
+                .send()
+                .await
+                .step("UntagRole")
+                .map(|_| ())?;
         }
         if !set.is_empty() {
-            send!(
-                "TagRole",
-                c.iam
-                    .tag_role()
-                    .role_name(role)
-                    .set_tags(Some(iam_tags(set)))
-            )?;
+            c.iam
+                .tag_role()
+                .role_name(role)
+                .set_tags(Some(iam_tags(set)))
+                .send()
+                .await
+                .step("TagRole")
+                .map(|_| ())?;
         }
     }
     for arn in &t.oidc_providers {
         if !rm.is_empty() {
-            send!(
-                "UntagOpenIDConnectProvider",
-                c.iam
-                    .untag_open_id_connect_provider()
-                    .open_id_connect_provider_arn(arn)
-                    .set_tag_keys(Some(rm.clone()))
-            )?;
+            c.iam
+                .untag_open_id_connect_provider()
+                .open_id_connect_provider_arn(arn)
+                .set_tag_keys(Some(rm.clone()))
+                .send()
+                .await
+                .step("UntagOpenIDConnectProvider")
+                .map(|_| ())?;
         }
         if !set.is_empty() {
-            send!(
-                "TagOpenIDConnectProvider",
-                c.iam
-                    .tag_open_id_connect_provider()
-                    .open_id_connect_provider_arn(arn)
-                    .set_tags(Some(iam_tags(set)))
-            )?;
+            c.iam
+                .tag_open_id_connect_provider()
+                .open_id_connect_provider_arn(arn)
+                .set_tags(Some(iam_tags(set)))
+                .send()
+                .await
+                .step("TagOpenIDConnectProvider")
+                .map(|_| ())?;
         }
     }
     if let Some(logs) = c.logs {
         for arn in &t.log_group_arns {
             if !rm.is_empty() {
-                send!(
-                    "UntagResource",
-                    logs.untag_resource()
-                        .resource_arn(arn)
-                        .set_tag_keys(Some(rm.clone()))
-                )?;
+                logs.untag_resource()
+                    .resource_arn(arn)
+                    .set_tag_keys(Some(rm.clone()))
+                    .send()
+                    .await
+                    .step("UntagResource")
+                    .map(|_| ())?;
             }
             if !set.is_empty() {
-                send!(
-                    "TagResource",
-                    logs.tag_resource()
-                        .resource_arn(arn)
-                        .set_tags(Some(set.clone().into_iter().collect()))
-                )?;
+                logs.tag_resource()
+                    .resource_arn(arn)
+                    .set_tags(Some(set.clone().into_iter().collect()))
+                    .send()
+                    .await
+                    .step("TagResource")
+                    .map(|_| ())?;
             }
         }
     }
     if let Some(kms) = c.kms {
         for key in &t.kms_key_ids {
             if !rm.is_empty() {
-                send!(
-                    "UntagResource",
-                    kms.untag_resource()
-                        .key_id(key)
-                        .set_tag_keys(Some(rm.clone()))
-                )?;
+                kms.untag_resource()
+                    .key_id(key)
+                    .set_tag_keys(Some(rm.clone()))
+                    .send()
+                    .await
+                    .step("UntagResource")
+                    .map(|_| ())?;
             }
             if !set.is_empty() {
                 let tags = kms_tags(set);
-                send!(
-                    "TagResource",
-                    kms.tag_resource().key_id(key).set_tags(Some(tags))
-                )?;
+                kms.tag_resource()
+                    .key_id(key)
+                    .set_tags(Some(tags))
+                    .send()
+                    .await
+                    .step("TagResource")
+                    .map(|_| ())?;
             }
         }
     }
@@ -227,12 +210,12 @@ pub async fn apply(c: &Clients<'_>, t: &Targets, diff: &TagDiff) -> Result<(), S
                     .untag_resource()
                     .resource_arn(arn)
                     .set_tag_keys(Some(rm.clone()));
-                match req.send().await {
+                match req.send().await.step("UntagResource") {
                     Ok(_) => {}
-                    Err(e) if code(&e) == Some("ResourceNotFoundException") => {
-                        gone(arn, &describe(&e))
+                    Err(e) if e.code() == Some("ResourceNotFoundException") => {
+                        gone(arn, &e.message)
                     }
-                    Err(e) => return Err(StepError::new("UntagResource", describe(&e))),
+                    Err(e) => return Err(e),
                 }
             }
             if !set.is_empty() {
@@ -240,12 +223,12 @@ pub async fn apply(c: &Clients<'_>, t: &Targets, diff: &TagDiff) -> Result<(), S
                     .tag_resource()
                     .resource_arn(arn)
                     .set_tags(Some(set.clone().into_iter().collect()));
-                match req.send().await {
+                match req.send().await.step("TagResource") {
                     Ok(_) => {}
-                    Err(e) if code(&e) == Some("ResourceNotFoundException") => {
-                        gone(arn, &describe(&e))
+                    Err(e) if e.code() == Some("ResourceNotFoundException") => {
+                        gone(arn, &e.message)
                     }
-                    Err(e) => return Err(StepError::new("TagResource", describe(&e))),
+                    Err(e) => return Err(e),
                 }
             }
         }
@@ -253,24 +236,26 @@ pub async fn apply(c: &Clients<'_>, t: &Targets, diff: &TagDiff) -> Result<(), S
     if let Some(rds) = c.rds {
         for arn in &t.rds_arns {
             if !rm.is_empty() {
-                send!(
-                    "RemoveTagsFromResource",
-                    rds.remove_tags_from_resource()
-                        .resource_name(arn)
-                        .set_tag_keys(Some(rm.clone()))
-                )?;
+                rds.remove_tags_from_resource()
+                    .resource_name(arn)
+                    .set_tag_keys(Some(rm.clone()))
+                    .send()
+                    .await
+                    .step("RemoveTagsFromResource")
+                    .map(|_| ())?;
             }
             if !set.is_empty() {
                 let tags = set
                     .iter()
                     .map(|(k, v)| aws_sdk_rds::types::Tag::builder().key(k).value(v).build())
                     .collect();
-                send!(
-                    "AddTagsToResource",
-                    rds.add_tags_to_resource()
-                        .resource_name(arn)
-                        .set_tags(Some(tags))
-                )?;
+                rds.add_tags_to_resource()
+                    .resource_name(arn)
+                    .set_tags(Some(tags))
+                    .send()
+                    .await
+                    .step("AddTagsToResource")
+                    .map(|_| ())?;
             }
         }
     }
@@ -298,9 +283,9 @@ mod tests {
             ("aws:cloudformation:stack-name", "s"),
         ]);
         let want = m(&[("team", "b"), ("cost", "1")]);
-        let d = TagDiff::between(&have, &want);
+        let d = diff(&have, &want);
         assert_eq!(d.remove, vec!["old".to_string()]);
         assert_eq!(d.set, m(&[("team", "b"), ("cost", "1")]));
-        assert!(TagDiff::between(&want, &want).is_empty());
+        assert!(diff(&want, &want).is_empty());
     }
 }

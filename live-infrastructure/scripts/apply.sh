@@ -12,7 +12,7 @@
 #   * a plan made against another state version (lineage/serial) is stale too: another apply ran since;
 #   * no plan at all: refused. Nothing is ever planned and applied in one go here.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ $# -eq 2 ]] || die "usage: apply.sh STACK PLANS_DIR"

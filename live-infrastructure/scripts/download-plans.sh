@@ -5,7 +5,7 @@
 #
 #   download-plans.sh SLUG OUT_DIR        (needs the gh CLI, GH_TOKEN with actions:read, GITHUB_REPOSITORY)
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ $# -eq 2 ]] || die "usage: download-plans.sh SLUG OUT_DIR"

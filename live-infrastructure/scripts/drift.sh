@@ -7,7 +7,7 @@
 # Exit status: 0 nothing drifted; 1 a stack drifted or could not be planned (all of them are listed).
 # bootstrap/state-backend keeps local state (it creates the state bucket), so it has nothing to compare here.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 out="${1:-$(mktemp -d)}"

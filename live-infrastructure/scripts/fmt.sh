@@ -2,7 +2,7 @@
 # `terraform fmt -check` over live-infrastructure and every module directory a stack uses (the modules may
 # live in this repository or, once it is split, in a checkout next to it). Exit 1 lists the files to format.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 mapfile -t dirs < <(

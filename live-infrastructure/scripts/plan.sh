@@ -8,7 +8,7 @@
 # apply.sh refuses the plan unless the stack's inputs at merge time still have the same digest.
 # Exit status: 0 planned (with or without changes), 1 error.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ $# -eq 2 ]] || die "usage: plan.sh STACK OUT_DIR"

@@ -1,0 +1,317 @@
+"""The pipelines, for real: every workflow passes actionlint with shellcheck, the infrastructure workflow runs
+under act (`-P ubuntu-latest=-self-hosted`: the steps run on this host, no Docker engine) against moto, the
+real terraform 1.0.3 and the real provider, in throwaway git repositories built from this tree.
+
+Steps that need github.com (OIDC, artifacts, the PR comment, setup-terraform) are skipped under act and their
+local stand-ins keep artifacts in PK_LOCAL_ARTIFACTS and the comment in PK_LOCAL_COMMENT."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+from harness.moto_server import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY, clean_env
+from harness.paths import REPO_ROOT, TERRAFORM_BIN, TOOLS
+
+ACT = TOOLS / "bin" / "act"
+ACTIONLINT = TOOLS / "bin" / "actionlint"
+SHELLCHECK = TOOLS / "bin" / "shellcheck"
+LIVE = REPO_ROOT / "live-infrastructure"
+WORKFLOW = "live-infrastructure/.github/workflows/infrastructure.yml"
+STATE_BUCKET = "pk-pipeline-state"
+ENV_STACKS = [f"project-{p}/{e}" for p in "ab" for e in ("dev", "prod", "qa")]
+
+
+def load_stacks():
+    spec = importlib.util.spec_from_file_location("pk_stacks", LIVE / "scripts" / "stacks.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["pk_stacks"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+stacks = load_stacks()
+
+
+def need(tool: Path) -> None:
+    if not tool.exists():
+        pytest.fail(f"{tool} is missing: run scripts/bootstrap.sh", pytrace=False)
+
+
+def workflows() -> List[Path]:
+    found = sorted(REPO_ROOT.glob("live-infrastructure/.github/workflows/*.yml"))
+    found += sorted(REPO_ROOT.glob("examples/*/.github/workflows/*.yml"))
+    return found
+
+
+# --- static checks ------------------------------------------------------------------------------------------
+
+def test_every_workflow_passes_actionlint_with_shellcheck():
+    need(ACTIONLINT)
+    need(SHELLCHECK)
+    files = workflows()
+    assert any(f.name == "infrastructure.yml" for f in files)
+    r = subprocess.run([str(ACTIONLINT), "-shellcheck", str(SHELLCHECK), *map(str, files)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_every_pipeline_script_passes_shellcheck():
+    need(SHELLCHECK)
+    scripts = sorted(REPO_ROOT.glob("live-infrastructure/scripts/*.sh"))
+    scripts += sorted(REPO_ROOT.glob("examples/*/scripts/*.sh"))
+    assert len(scripts) >= 5
+    r = subprocess.run([str(SHELLCHECK), "-x", *map(str, scripts)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+# --- change detection (unit level, on this repository's real tree) -------------------------------------------
+
+def names(paths) -> List[str]:
+    return sorted(stacks.rel(p, LIVE) for p in paths)
+
+
+def test_the_nine_stacks_are_found():
+    assert names(stacks.discover()) == sorted(
+        ["bootstrap/remote-state-demo", "bootstrap/state-backend", "management", *ENV_STACKS])
+
+
+@pytest.mark.parametrize("changed, expected", [
+    # one stack's own file: that stack only
+    (["live-infrastructure/project-a/dev/terraform.tfvars"], ["project-a/dev"]),
+    (["live-infrastructure/project-b/prod/image_tags.auto.tfvars.json"], ["project-b/prod"]),
+    (["live-infrastructure/management/main.tf"], ["management"]),
+    # a module: every stack using it, directly or through another module
+    (["terraform-modules/environment/main.tf"], ENV_STACKS),
+    (["terraform-modules/microservice/variables.tf"], ENV_STACKS),
+    (["terraform-modules/organization/main.tf"], ["management"]),
+    (["terraform-modules/state-backend/main.tf"], ["bootstrap/state-backend"]),
+    # a file a module reads through ${path.module} (the chart)
+    (["terraform-modules/charts/microservice/templates/deployment.yaml"], ENV_STACKS),
+    # a shared file symlinked into the environment stacks
+    (["live-infrastructure/shared/environment/services.tf"], ENV_STACKS),
+    # nothing a stack uses
+    (["README.md", "terraform-modules/frontend/main.tf", "provider/platform/src/main.rs"], []),
+    # the pipeline itself: everything is planned again
+    (["live-infrastructure/scripts/plan.sh"], sorted(
+        ["bootstrap/remote-state-demo", "bootstrap/state-backend", "management", *ENV_STACKS])),
+])
+def test_affected_stacks(changed, expected):
+    assert names(stacks.affected(changed, REPO_ROOT)) == sorted(expected)
+
+
+def test_digest_changes_with_any_input_and_only_then(tmp_path):
+    repo = make_repo(tmp_path)
+    live = repo / "live-infrastructure"
+    dev, prod = live / "project-a" / "dev", live / "project-a" / "prod"
+    before = {s: stacks.digest(s, repo, live) for s in (dev, prod)}
+    (dev / "terraform.tfvars").write_text((dev / "terraform.tfvars").read_text() + "\n# a note\n")
+    after = {s: stacks.digest(s, repo, live) for s in (dev, prod)}
+    assert after[dev] != before[dev] and after[prod] == before[prod]
+    chart = repo / "terraform-modules" / "charts" / "microservice" / "values.yaml"
+    chart.write_text(chart.read_text() + "\n# a note\n")
+    assert stacks.digest(prod, repo, live) != after[prod]
+    # Terraform's own working files are not inputs.
+    (dev / ".terraform").mkdir()
+    (dev / ".terraform" / "x").write_text("x")
+    (dev / ".terraform.lock.hcl").write_text("x")
+    assert stacks.digest(dev, repo, live) == stacks.digest(dev, repo, live)
+
+
+# --- act runs -------------------------------------------------------------------------------------------------
+
+def git(repo: Path, *args: str) -> str:
+    env = clean_env(GIT_AUTHOR_NAME="pipeline-test", GIT_AUTHOR_EMAIL="pipeline@example.invalid",
+                    GIT_COMMITTER_NAME="pipeline-test", GIT_COMMITTER_EMAIL="pipeline@example.invalid")
+    return subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def make_repo(tmp_path: Path) -> Path:
+    """A throwaway repository with live-infrastructure/ and terraform-modules/ of this tree on `main`."""
+    repo = tmp_path / "repo"
+    ignore = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*", "__pycache__")
+    for part in ("live-infrastructure", "terraform-modules"):
+        shutil.copytree(REPO_ROOT / part, repo / part, symlinks=True, ignore=ignore)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "initial")
+    return repo
+
+
+def commit_change(repo: Path, files: Dict[str, str], message: str, append: bool = True) -> str:
+    for name, text in files.items():
+        path = repo / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text((path.read_text() if append and path.exists() else "") + text)
+        git(repo, "add", name)
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+class ActRunner:
+    def __init__(self, repo: Path, tmp: Path, moto, cli_config: Path):
+        self.repo, self.tmp, self.moto, self.cli_config = repo, tmp, moto, cli_config
+        self.artifacts = tmp / "artifacts"
+        self.comment = tmp / "comment.md"
+        self.runs = 0
+
+    def run(self, event: str, payload: dict, expect_ok: bool = True) -> str:
+        self.runs += 1
+        event_file = self.tmp / f"event-{self.runs}.json"
+        event_file.write_text(json.dumps(payload))
+        env_vars = {
+            "PATH": f"{TERRAFORM_BIN.parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "TF_CLI_CONFIG_FILE": str(self.cli_config),
+            "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_KEY,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "PK_AWS_ENDPOINT_URL": self.moto.endpoint,
+            "PK_LOCAL_ARTIFACTS": str(self.artifacts),
+            "PK_LOCAL_COMMENT": str(self.comment),
+        }
+        args = [str(ACT), event, "-e", str(event_file), "-W", WORKFLOW, "-P", "ubuntu-latest=-self-hosted",
+                "--var", f"TF_STATE_BUCKET={STATE_BUCKET}", "--var", f"TF_STATE_LOCK_TABLE={STATE_BUCKET}-lock"]
+        for k, v in env_vars.items():
+            args += ["--env", f"{k}={v}"]
+        args += self.offline_actions()
+        env = clean_env(**env_vars, XDG_CACHE_HOME=str(self.tmp / "cache"), HOME=os.environ.get("HOME", "/root"))
+        r = subprocess.run(args, cwd=self.repo, env=env, capture_output=True, text=True, timeout=900)
+        log = r.stdout + r.stderr
+        (self.tmp / f"act-{self.runs}.log").write_text(log)
+        if expect_ok:
+            assert r.returncode == 0, log[-20000:]
+        else:
+            assert r.returncode != 0, log[-20000:]
+        return log
+
+    def offline_actions(self) -> List[str]:
+        """act resolves every `uses:` while setting a job up, even a step whose `if: ${{ !env.ACT }}` skips it,
+        and this machine cannot reach github.com. Each remote action of the workflow is therefore mapped to a
+        placeholder folder; the placeholder never runs (its step is skipped under act, which the log shows) and
+        fails loudly if it ever did. actions/checkout is not mapped: act copies the local repository itself."""
+        placeholder = self.tmp / "not-under-act"
+        placeholder.mkdir(exist_ok=True)
+        (placeholder / "action.yml").write_text(
+            "name: not-under-act\ndescription: stands for a github.com action that is skipped under act\n"
+            "runs:\n  using: composite\n  steps:\n"
+            "    - run: echo 'a github.com action ran under act' >&2; exit 1\n      shell: bash\n")
+        text = (self.repo / WORKFLOW).read_text()
+        uses = sorted(set(re.findall(r"uses:\s*([\w.-]+/[\w.-]+@[\w.-]+)", text)))
+        return [arg for u in uses if not u.startswith("actions/checkout@")
+                for arg in ("--local-repository", f"{u}={placeholder}")]
+
+    def pull_request(self, base: str, head: str, number: int = 1, **kw) -> str:
+        git(self.repo, "checkout", "-q", head)
+        return self.run("pull_request", {"number": number, "pull_request": {
+            "number": number, "base": {"sha": base, "ref": "main"}, "head": {"sha": head, "ref": "feature"}}}, **kw)
+
+    def push(self, before: str, after: str, **kw) -> str:
+        git(self.repo, "checkout", "-q", after)
+        return self.run("push", {"ref": "refs/heads/main", "before": before, "after": after}, **kw)
+
+    def plans(self) -> List[dict]:
+        return [json.loads(p.read_text()) for p in sorted(self.artifacts.glob("*/meta.json"))]
+
+
+def planned_jobs(log: str) -> List[str]:
+    """Stacks whose plan job succeeded, from act's log."""
+    # act names matrix jobs "plan <stack>", with "-<n>" appended when the matrix has several entries.
+    return sorted({re.sub(r"-\d+$", "", line.split("[infrastructure/plan ", 1)[1].split("]", 1)[0].strip())
+                   for line in log.splitlines()
+                   if line.startswith("[infrastructure/plan ") and "Job succeeded" in line})
+
+
+@pytest.fixture
+def act_env(tmp_path, clean_moto, cli_config_filesystem):
+    need(ACT)
+    moto = clean_moto
+    moto.client("s3").create_bucket(Bucket=STATE_BUCKET)
+    moto.client("dynamodb").create_table(
+        TableName=f"{STATE_BUCKET}-lock", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}])
+    repo = make_repo(tmp_path)
+    return ActRunner(repo, tmp_path, moto, cli_config_filesystem)
+
+
+@pytest.mark.e2e
+def test_pull_request_plans_only_the_stacks_it_touches(act_env):
+    runner = act_env
+    repo = runner.repo
+    main = git(repo, "rev-parse", "HEAD")
+
+    # One tfvars change: one stack planned, its plan kept, the comment written.
+    git(repo, "checkout", "-q", "-b", "feature")
+    head = commit_change(repo, {"live-infrastructure/project-a/dev/terraform.tfvars": '\n# owner: team-a\n'},
+                         "project-a/dev: a note")
+    log = runner.pull_request(main, head)
+    assert planned_jobs(log) == ["project-a/dev"], log[-5000:]
+    assert "act: OIDC role assumption skipped" in log and "act: actions/upload-artifact skipped" in log
+    plans = runner.plans()
+    assert [(p["stack"], p["commit"]) for p in plans] == [("project-a/dev", head)]
+    assert plans[0]["digest"] == stacks.digest(repo / "live-infrastructure/project-a/dev", repo,
+                                               repo / "live-infrastructure")
+    comment = runner.comment.read_text()
+    assert "<!-- platformkit:infrastructure-plan -->" in comment
+    assert "| `project-a/dev` |" in comment and "project-a/prod" not in comment
+    assert "created the plan comment" in log
+
+    # A module change on the same pull request: every stack that uses the module, and the same comment
+    # updated in place.
+    head2 = commit_change(repo, {"terraform-modules/environment/variables.tf": "\n# reviewed by the platform team\n"},
+                          "environment module: a note")
+    log = runner.pull_request(main, head2)
+    assert planned_jobs(log) == sorted(ENV_STACKS), log[-5000:]
+    assert "updated the plan comment" in log
+    comment = runner.comment.read_text()
+    assert comment.count("<!-- platformkit:infrastructure-plan -->") == 1
+    for s in ENV_STACKS:
+        assert f"| `{s}` |" in comment
+    assert "management" not in comment and "bootstrap" not in comment
+    assert sorted(p["stack"] for p in runner.plans() if p["commit"] == head2) == sorted(ENV_STACKS)
+
+
+@pytest.mark.e2e
+def test_push_applies_the_reviewed_plan_and_refuses_a_stale_one(act_env):
+    runner = act_env
+    repo, s3 = runner.repo, runner.moto.client("s3")
+    demo = "live-infrastructure/bootstrap/remote-state-demo/terraform.tfvars"
+    main = git(repo, "rev-parse", "HEAD")
+
+    # Reviewed on a pull request, then merged (fast-forward): the push applies exactly that plan.
+    git(repo, "checkout", "-q", "-b", "feature")
+    head = commit_change(repo, {demo: 'name_prefix = "pk-pipe-one"\n'}, "demo: first prefix")
+    log = runner.pull_request(main, head)
+    assert planned_jobs(log) == ["bootstrap/remote-state-demo"]
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--ff-only", "feature")
+    log = runner.push(main, head)
+    assert "applying the reviewed plan of bootstrap/remote-state-demo" in log, log[-5000:]
+    assert "pk-pipe-one-demo-artifacts" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+    # The same push run again: the plan was made against the state before the first apply, so it is stale.
+    log = runner.push(main, head, expect_ok=False)
+    assert "the reviewed plan is stale" in log and "another apply changed this stack" in log, log[-5000:]
+
+    # A change reaches main without a plan of its inputs (planned before a later edit): refused as stale,
+    # and nothing is created.
+    git(repo, "checkout", "-q", "-b", "feature-2")
+    planned = commit_change(repo, {demo: 'name_prefix = "pk-pipe-two"\n'}, "demo: second prefix", append=False)
+    runner.pull_request(head, planned, number=2)
+    edited = commit_change(repo, {demo: 'name_prefix = "pk-pipe-three"\n'}, "demo: edited after review",
+                           append=False)
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--ff-only", "feature-2")
+    log = runner.push(head, edited, expect_ok=False)
+    assert "refusing to apply bootstrap/remote-state-demo: the reviewed plan is stale" in log, log[-5000:]
+    names_now = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    assert "pk-pipe-two-demo-artifacts" not in names_now and "pk-pipe-three-demo-artifacts" not in names_now

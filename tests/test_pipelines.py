@@ -585,3 +585,30 @@ def test_service_release_pushes_the_image_and_records_its_tag(act_env, registry,
     # The next infrastructure plan of dev, from main, keeps the tag: nothing to change.
     run_script(["live-infrastructure/scripts/plan.sh", "project-a/dev", tmp_path / "after-plan"], check, env)
     assert json.loads((tmp_path / "after-plan" / "meta.json").read_text())["has_changes"] is False
+
+
+# --- drift check ------------------------------------------------------------------------------------------------
+
+@pytest.mark.e2e
+def test_scheduled_drift_check_lists_drifted_stacks(act_env, tmp_path):
+    runner = act_env
+    moto = runner.moto
+    env = live_env(moto, runner.cli_config)
+    demo = "live-infrastructure/bootstrap/remote-state-demo/terraform.tfvars"
+    commit_change(runner.repo, {demo: 'name_prefix = "pk-drift"\n'}, "demo: prefix")
+    run_script(["live-infrastructure/scripts/plan.sh", "bootstrap/remote-state-demo", tmp_path / "p"], runner.repo, env)
+    run_script(["live-infrastructure/scripts/apply.sh", "bootstrap/remote-state-demo", tmp_path / "p"], runner.repo, env)
+
+    log = runner.run("schedule", {"schedule": "17 5 * * *"}, expect_ok=False)
+    # Every stack with remote state is checked; the applied one is in sync, the others have never been applied.
+    assert "in sync: bootstrap/remote-state-demo" in log, log[-6000:]
+    assert "DRIFTED: project-a/prod" in log and "DRIFTED: management" in log
+    assert "bootstrap/state-backend" not in log.split("drift check failed:")[-1]
+
+    # Someone switches versioning off by hand: the next check lists the stack as drifted.
+    moto.client("s3").put_bucket_versioning(Bucket="pk-drift-demo-artifacts",
+                                            VersioningConfiguration={"Status": "Suspended"})
+    log = runner.run("schedule", {"schedule": "17 5 * * *"}, expect_ok=False)
+    assert "DRIFTED: bootstrap/remote-state-demo" in log, log[-6000:]
+    summary = [line for line in log.splitlines() if "drift check failed: drifted stacks:" in line]
+    assert summary and "bootstrap/remote-state-demo" in summary[-1]

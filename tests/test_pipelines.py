@@ -255,6 +255,7 @@ def test_pull_request_plans_only_the_stacks_it_touches(act_env):
                          "project-a/dev: a note")
     log = runner.pull_request(main, head)
     assert planned_jobs(log) == ["project-a/dev"], log[-5000:]
+    assert "terraform fmt: " in log and "directories formatted" in log, log[-5000:]
     assert "act: OIDC role assumption skipped" in log and "act: actions/upload-artifact skipped" in log
     plans = runner.plans()
     assert [(p["stack"], p["commit"]) for p in plans] == [("project-a/dev", head)]

@@ -121,10 +121,16 @@ def test_digest_changes_with_any_input_and_only_then(tmp_path):
     chart.write_text(chart.read_text() + "\n# a note\n")
     assert stacks.digest(prod, repo, live) != after[prod]
     # Terraform's own working files are not inputs.
+    clean = stacks.digest(dev, repo, live)
     (dev / ".terraform").mkdir()
     (dev / ".terraform" / "x").write_text("x")
     (dev / ".terraform.lock.hcl").write_text("x")
-    assert stacks.digest(dev, repo, live) == stacks.digest(dev, repo, live)
+    (dev / "terraform.tfstate").write_text("{}")
+    assert stacks.digest(dev, repo, live) == clean
+    # A symlinked shared file is an input of every stack that links it.
+    shared = live / "shared" / "environment" / "outputs.tf"
+    shared.write_text(shared.read_text() + "\n# a note\n")
+    assert stacks.digest(dev, repo, live) != clean
 
 
 # --- act runs -------------------------------------------------------------------------------------------------

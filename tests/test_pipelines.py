@@ -133,6 +133,24 @@ def test_digest_changes_with_any_input_and_only_then(tmp_path):
     assert stacks.digest(dev, repo, live) != clean
 
 
+def test_each_account_gets_its_own_backend(tmp_path):
+    """init_stack writes the backend of the stack's account from TF_BACKENDS, else the default backend."""
+    script = (f"source {LIVE / 'scripts' / 'lib.sh'}; "
+              f"init_stack {LIVE / 'project-a' / 'prod'} {tmp_path / 'prod'}; "
+              f"init_stack {LIVE / 'management'} {tmp_path / 'mgmt'}")
+    (tmp_path / "prod").mkdir()
+    (tmp_path / "mgmt").mkdir()
+    backends = {"project-a/prod": {"bucket": "acme-a-prod-tfstate", "role_arn": "arn:aws:iam::000000000000:role/s"}}
+    env = clean_env(TERRAFORM="true", TF_STATE_BUCKET="acme-mgmt-tfstate", TF_BACKENDS=json.dumps(backends))
+    subprocess.run(["bash", "-c", script], env=env, check=True, timeout=60)
+    prod = (tmp_path / "prod" / "backend.hcl").read_text()
+    assert 'bucket         = "acme-a-prod-tfstate"' in prod
+    assert 'dynamodb_table = "acme-a-prod-tfstate-lock"' in prod
+    assert 'role_arn       = "arn:aws:iam::000000000000:role/s"' in prod
+    mgmt = (tmp_path / "mgmt" / "backend.hcl").read_text()
+    assert 'bucket         = "acme-mgmt-tfstate"' in mgmt and "role_arn" not in mgmt
+
+
 # --- act runs -------------------------------------------------------------------------------------------------
 
 def git(repo: Path, *args: str) -> str:

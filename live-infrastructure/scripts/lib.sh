@@ -6,6 +6,8 @@
 #   AWS_REGION           region of the state backends (default us-east-1)
 #   TF_STATE_BUCKET      state bucket of the account a stack runs in (stacks with a `backend "s3"` block)
 #   TF_STATE_LOCK_TABLE  its lock table (default: <bucket>-lock, as bootstrap/state-backend names it)
+#   TF_BACKENDS          JSON, stack name => {"bucket", "lock_table", "role_arn"}: the backend of each account
+#                        (one backend per account); a stack missing from it uses TF_STATE_BUCKET/LOCK_TABLE
 #   PK_AWS_ENDPOINT_URL  a local AWS emulator (http://127.0.0.1:PORT) instead of AWS: the stacks get it as
 #                        var.endpoint_url and the backend gets the emulator settings. Empty on GitHub.
 
@@ -52,12 +54,27 @@ uses_remote_state() { grep -qs 'backend "s3"' "$1"/*.tf; }
 init_stack() {
   local dir="$1" work="$2"
   if uses_remote_state "${dir}"; then
-    [[ -n "${TF_STATE_BUCKET:-}" ]] || die "TF_STATE_BUCKET is not set (the stack $(basename "${dir}") keeps its state in S3)"
+    local bucket="${TF_STATE_BUCKET:-}" table="${TF_STATE_LOCK_TABLE:-}" role=""
+    if [[ -n "${TF_BACKENDS:-}" ]]; then
+      local name="${dir#"${LIVE_ROOT}/"}" picked
+      picked="$(TF_BACKENDS="${TF_BACKENDS}" "$(python_bin)" -c '
+import json, os, sys
+b = json.loads(os.environ["TF_BACKENDS"]).get(sys.argv[1], {})
+print(b.get("bucket", ""), b.get("lock_table", ""), b.get("role_arn", ""), sep="|")' "${name}")" ||
+        die "TF_BACKENDS is not valid JSON"
+      local b t r
+      IFS="|" read -r b t r <<<"${picked}"
+      bucket="${b:-${bucket}}"
+      table="${t:-${table}}"
+      role="${r}"
+    fi
+    [[ -n "${bucket}" ]] || die "no state bucket for $(basename "${dir}"): set TF_STATE_BUCKET or its entry in TF_BACKENDS"
     local hcl="${work}/backend.hcl"
     {
-      printf 'bucket         = "%s"\n' "${TF_STATE_BUCKET}"
+      printf 'bucket         = "%s"\n' "${bucket}"
       printf 'region         = "%s"\n' "${AWS_REGION}"
-      printf 'dynamodb_table = "%s"\n' "${TF_STATE_LOCK_TABLE:-${TF_STATE_BUCKET}-lock}"
+      printf 'dynamodb_table = "%s"\n' "${table:-${bucket}-lock}"
+      [[ -n "${role}" ]] && printf 'role_arn       = "%s"\n' "${role}"
       if [[ -n "${PK_AWS_ENDPOINT_URL:-}" ]]; then
         printf 'endpoint                    = "%s"\n' "${PK_AWS_ENDPOINT_URL}"
         printf 'dynamodb_endpoint           = "%s"\n' "${PK_AWS_ENDPOINT_URL}"

@@ -27,6 +27,7 @@ ACTIONLINT = TOOLS / "bin" / "actionlint"
 SHELLCHECK = TOOLS / "bin" / "shellcheck"
 LIVE = REPO_ROOT / "live-infrastructure"
 WORKFLOW = "live-infrastructure/.github/workflows/infrastructure.yml"
+DRIFT_WORKFLOW = "live-infrastructure/.github/workflows/drift.yml"
 STATE_BUCKET = "pk-pipeline-state"
 ENV_STACKS = [f"project-{p}/{e}" for p in "ab" for e in ("dev", "prod", "qa")]
 
@@ -59,7 +60,7 @@ def test_every_workflow_passes_actionlint_with_shellcheck():
     need(ACTIONLINT)
     need(SHELLCHECK)
     files = workflows()
-    assert any(f.name == "infrastructure.yml" for f in files)
+    assert {"infrastructure.yml", "drift.yml", "frontend.yml", "release.yml"} <= {f.name for f in files}
     r = subprocess.run([str(ACTIONLINT), "-shellcheck", str(SHELLCHECK), *map(str, files)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -188,7 +189,7 @@ class ActRunner:
         self.comment = tmp / "comment.md"
         self.runs = 0
 
-    def run(self, event: str, payload: dict, expect_ok: bool = True) -> str:
+    def run(self, event: str, payload: dict, expect_ok: bool = True, workflow: str = WORKFLOW) -> str:
         self.runs += 1
         event_file = self.tmp / f"event-{self.runs}.json"
         event_file.write_text(json.dumps(payload))
@@ -202,11 +203,11 @@ class ActRunner:
             "PK_LOCAL_ARTIFACTS": str(self.artifacts),
             "PK_LOCAL_COMMENT": str(self.comment),
         }
-        args = [str(ACT), event, "-e", str(event_file), "-W", WORKFLOW, "-P", "ubuntu-latest=-self-hosted",
+        args = [str(ACT), event, "-e", str(event_file), "-W", workflow, "-P", "ubuntu-latest=-self-hosted",
                 "--var", f"TF_STATE_BUCKET={STATE_BUCKET}", "--var", f"TF_STATE_LOCK_TABLE={STATE_BUCKET}-lock"]
         for k, v in env_vars.items():
             args += ["--env", f"{k}={v}"]
-        args += self.offline_actions()
+        args += self.offline_actions(workflow)
         env = clean_env(**env_vars, XDG_CACHE_HOME=str(self.tmp / "cache"), HOME=os.environ.get("HOME", "/root"))
         r = subprocess.run(args, cwd=self.repo, env=env, capture_output=True, text=True, timeout=900)
         log = r.stdout + r.stderr
@@ -217,7 +218,7 @@ class ActRunner:
             assert r.returncode != 0, log[-20000:]
         return log
 
-    def offline_actions(self) -> List[str]:
+    def offline_actions(self, workflow: str = WORKFLOW) -> List[str]:
         """act resolves every `uses:` while setting a job up, even a step whose `if: ${{ !env.ACT }}` skips it,
         and this machine cannot reach github.com. Each remote action of the workflow is therefore mapped to a
         placeholder folder; the placeholder never runs (its step is skipped under act, which the log shows) and
@@ -228,7 +229,7 @@ class ActRunner:
             "name: not-under-act\ndescription: stands for a github.com action that is skipped under act\n"
             "runs:\n  using: composite\n  steps:\n"
             "    - run: echo 'a github.com action ran under act' >&2; exit 1\n      shell: bash\n")
-        text = (self.repo / WORKFLOW).read_text()
+        text = (self.repo / workflow).read_text()
         uses = sorted(set(re.findall(r"uses:\s*([\w.-]+/[\w.-]+@[\w.-]+)", text)))
         return [arg for u in uses if not u.startswith("actions/checkout@")
                 for arg in ("--local-repository", f"{u}={placeholder}")]
@@ -624,16 +625,17 @@ def test_scheduled_drift_check_lists_drifted_stacks(act_env, tmp_path):
     run_script(["live-infrastructure/scripts/plan.sh", "bootstrap/remote-state-demo", tmp_path / "p"], runner.repo, env)
     run_script(["live-infrastructure/scripts/apply.sh", "bootstrap/remote-state-demo", tmp_path / "p"], runner.repo, env)
 
-    log = runner.run("schedule", {"schedule": "17 5 * * *"}, expect_ok=False)
+    log = runner.run("schedule", {"schedule": "17 5 * * *"}, expect_ok=False, workflow=DRIFT_WORKFLOW)
     # Every stack with remote state is checked; the applied one is in sync, the others have never been applied.
     assert "in sync: bootstrap/remote-state-demo" in log, log[-6000:]
+    assert any(line.startswith("[drift/drift check]") and "Job failed" in line for line in log.splitlines())
     assert "DRIFTED: project-a/prod" in log and "DRIFTED: management" in log
     assert "bootstrap/state-backend" not in log.split("drift check failed:")[-1]
 
     # Someone switches versioning off by hand: the next check lists the stack as drifted.
     moto.client("s3").put_bucket_versioning(Bucket="pk-drift-demo-artifacts",
                                             VersioningConfiguration={"Status": "Suspended"})
-    log = runner.run("schedule", {"schedule": "17 5 * * *"}, expect_ok=False)
+    log = runner.run("schedule", {"schedule": "17 5 * * *"}, expect_ok=False, workflow=DRIFT_WORKFLOW)
     assert "DRIFTED: bootstrap/remote-state-demo" in log, log[-6000:]
     summary = [line for line in log.splitlines() if "drift check failed: drifted stacks:" in line]
     assert summary and "bootstrap/remote-state-demo" in summary[-1]

@@ -152,6 +152,28 @@ def test_each_account_gets_its_own_backend(tmp_path):
     assert 'bucket         = "acme-mgmt-tfstate"' in mgmt and "role_arn" not in mgmt
 
 
+def test_set_image_tag_records_only_full_shas_and_versions_of_known_services(tmp_path):
+    repo = make_repo(tmp_path)
+    script = repo / "live-infrastructure" / "scripts" / "set-image-tag.py"
+    tags_file = repo / "live-infrastructure" / "project-b" / "qa" / "image_tags.auto.tfvars.json"
+    before = tags_file.read_text()
+
+    def run(*args):
+        return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=60)
+
+    for bad in (["project-b/qa", "login-service", "latest"], ["project-b/qa", "login-service", "3f2c1a9"],
+                ["project-b/qa", "billing-service", "a" * 40], ["management", "login-service", "a" * 40]):
+        r = run(*bad)
+        assert r.returncode == 1 and r.stderr, (bad, r.stdout)
+        assert tags_file.read_text() == before
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    r = run("project-b/qa", "login-service", sha)
+    assert r.returncode == 0 and f"login-service 0.1.0 -> {sha}" in r.stdout, r.stderr
+    assert json.loads(tags_file.read_text())["image_tags"] == {
+        "api-gateway": "0.1.0", "login-service": sha, "mobile-service": "0.1.0"}
+    assert run("project-b/qa", "api-gateway", "v1.2.3").returncode == 0
+
+
 # --- act runs -------------------------------------------------------------------------------------------------
 
 def git(repo: Path, *args: str) -> str:

@@ -445,6 +445,24 @@ def test_frontend_pipeline_uploads_in_two_passes_and_invalidates_unhashed_paths(
     assert len(items) == 1
     inv = cf.get_invalidation(DistributionId=dist_id, Id=items[0]["Id"])["Invalidation"]
     assert sorted(inv["InvalidationBatch"]["Paths"]["Items"]) == ["/", "/index.html", "/robots.txt"]
+
+    # The next release, with the same scripts: new code gets a new hashed name (the old one stays for pages
+    # still open), and an unhashed file whose size did not change is uploaded all the same.
+    old_js = [k for k in hashed if k.endswith(".js")]
+    (app / "src" / "main.js").write_text((app / "src" / "main.js").read_text() + "\nconsole.log('release 2');\n")
+    robots = app / "public" / "robots.txt"
+    robots.write_text(robots.read_text().replace("Allow: /", "Allow: *"))
+    script_env = clean_env(**env_vars)
+    run_script([app / "scripts" / "build.sh"], app, script_env)
+    run_script([app / "scripts" / "publish.sh", "dist", "infra"], app, script_env)
+    keys2 = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
+    new_js = [k for k in keys2 if k.endswith(".js") and k not in old_js]
+    assert len(new_js) == 1 and set(old_js) <= set(keys2)
+    assert s3.head_object(Bucket=bucket, Key=new_js[0])["CacheControl"] == "public, max-age=31536000, immutable"
+    assert b"Allow: *" in s3.get_object(Bucket=bucket, Key="robots.txt")["Body"].read()
+    assert new_js[0].split("/")[-1] in s3.get_object(Bucket=bucket, Key="index.html")["Body"].read().decode()
+    items = cf.list_invalidations(DistributionId=dist_id)["InvalidationList"]["Items"]
+    assert len(items) == 2
     tf.destroy(var={"endpoint_url": moto.endpoint, "require_tls": "false"})
 
 

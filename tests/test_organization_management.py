@@ -239,6 +239,22 @@ def test_existing_organization_is_adopted_not_duplicated(tf, clean_moto):
     assert org.list_organizational_units_for_parent(ParentId=root)["OrganizationalUnits"] == []
 
 
+def test_consolidated_billing_organization_is_refused_not_changed(tf, clean_moto):
+    """An existing organization without all features cannot carry SCPs: apply says what to do and changes nothing."""
+    moto = clean_moto
+    org = moto.client("organizations")
+    made = org.create_organization(FeatureSet="CONSOLIDATED_BILLING")["Organization"]
+    tf.write_config('resource "platform_organization" "this" {}\n', endpoint=moto.endpoint)
+    tf.init()
+    result = tf.apply(check=False)
+    assert result.returncode != 0
+    text = flat(result.output)
+    assert "does not have all features" in text and "CONSOLIDATED_BILLING" in text
+    assert tf.state_list() == []
+    assert org.describe_organization()["Organization"]["Id"] == made["Id"]
+    assert org.list_aws_service_access_for_organization()["EnabledServicePrincipals"] == []
+
+
 def test_created_empty_organization_is_deleted_on_destroy(tf, clean_moto):
     moto = clean_moto
     org = moto.client("organizations")

@@ -579,8 +579,25 @@ impl Resource<AwsContext> for Organization {
         _d: &mut Diagnostics,
     ) {
         let prior = &req.prior;
+        let trail_known = planned
+            .get("trail")
+            .elements()
+            .first()
+            .is_none_or(Value::is_wholly_known);
         match desired_trail(aws, planned) {
             None => set_trail_attrs(planned, None),
+            Some(_) if !trail_known => {
+                for a in [
+                    "trail_arn",
+                    "trail_bucket_arn",
+                    "trail_log_group_arn",
+                    "trail_role_arn",
+                ] {
+                    planned.set_attr(a, Value::Unknown);
+                }
+                planned.set_attr("trail_logging", Value::Bool(true));
+                planned.set_attr("trail_bucket_secure", Value::Bool(true));
+            }
             Some(w) => {
                 let same = desired_trail(aws, prior)
                     .is_some_and(|p| p.name == w.name && p.bucket == w.bucket);
@@ -810,20 +827,21 @@ impl Resource<AwsContext> for Organization {
                 ))
             }
         }
-        // What is enabled now is what the imported resource manages; the configuration's
-        // sets then decide (a type it leaves out is disabled by the next apply).
-        let (types, services) = match tokio::join!(root(aws), enabled_services(aws)) {
-            (Ok((_, t)), Ok(s)) => (t, s),
-            (Err(e), _) | (_, Err(e)) => {
-                return Err(Diagnostics::from_error("Cannot import", e.to_string()))
-            }
-        };
+        // The imported resource manages only the defaults (SCPs, CloudTrail's trusted access)
+        // that are enabled: a type or service enabled by someone else is never taken over, so
+        // the first apply after import cannot disable it. More in the configuration is enabled
+        // by that apply (a no-op where it already is).
+        let managed_types: BTreeSet<String> = [SCP.to_string()].into();
+        let managed_services: BTreeSet<String> = [CLOUDTRAIL_PRINCIPAL.to_string()].into();
         let v = Value::object([
             ("id", Value::from(id)),
             ("adopted", Value::Bool(true)),
             ("feature_set", Value::from("ALL")),
-            ("enabled_policy_types", string_set(&types)),
-            ("aws_service_access_principals", string_set(&services)),
+            ("enabled_policy_types", string_set(&managed_types)),
+            (
+                "aws_service_access_principals",
+                string_set(&managed_services),
+            ),
             ("trail", Value::List(Vec::new())),
         ]);
         self.read(aws, &v).await?.ok_or_else(|| {

@@ -274,6 +274,23 @@ def test_created_empty_organization_is_deleted_on_destroy(tf, clean_moto):
     tf.apply()
     check_trail_and_bucket(moto)
 
+    # New tags reach every part of the trail, in place.
+    tf.write_config(org_hcl(trail=True).replace("  trail {", '  tags = { team = "platform" }\n  trail {'), endpoint=moto.endpoint)
+    tf.apply()
+    arn = tf.resource_values("platform_organization.this")["trail_arn"]
+    trail_tags = moto.client("cloudtrail").list_tags(ResourceIdList=[arn])["ResourceTagList"][0]["TagsList"]
+    lg_arn = tf.resource_values("platform_organization.this")["trail_log_group_arn"]
+    found = {
+        "trail": {t["Key"]: t["Value"] for t in trail_tags},
+        "log group": moto.client("logs").list_tags_for_resource(resourceArn=lg_arn)["tags"],
+        "role": {t["Key"]: t["Value"] for t in moto.client("iam").list_role_tags(RoleName=f"{TRAIL}-cloudwatch")["Tags"]},
+        "bucket": {t["Key"]: t["Value"] for t in moto.client("s3").get_bucket_tagging(Bucket=BUCKET)["TagSet"]},
+    }
+    for part, tags in found.items():
+        assert tags.get("team") == "platform", (part, tags)
+        assert tags.get("platform:owner") == f"platform_organization/{TRAIL}", (part, tags)
+    assert tf.plan() == 0, tf.last.stdout
+
     tf.destroy()
     assert no_organization(org)
     assert moto.client("cloudtrail").describe_trails()["trailList"] == []

@@ -11,6 +11,7 @@
 
 use aws_sdk_cloudtrail::types::Tag as TrailTag;
 use platform_aws::step::{Absent, Step, StepError};
+use platform_aws::tags::TagDiff;
 use platform_aws::{iam, policy, s3, AwsContext};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -320,6 +321,7 @@ pub async fn ensure(
             }
         }
     }
+    retag(aws, d, &arn, &lg_arn, &role).await?;
     if !logging(aws, &d.name).await?.unwrap_or(false) {
         ct.start_logging()
             .name(&d.name)
@@ -333,6 +335,134 @@ pub async fn ensure(
         log_group_arn: lg_arn,
         role_arn,
     })
+}
+
+/// Brings the tags of the log group, the role and the trail to `d.tags` (create sets them;
+/// this keeps them in step when `tags` or `default_tags` change). The bucket's are set by
+/// `s3::secure`.
+async fn retag(
+    aws: &AwsContext,
+    d: &DesiredTrail,
+    trail_arn: &str,
+    log_group_arn: &str,
+    role: &str,
+) -> Result<(), StepError> {
+    let logs = aws.logs();
+    let have: BTreeMap<String, String> = logs
+        .list_tags_for_resource()
+        .resource_arn(log_group_arn)
+        .send()
+        .await
+        .step("ListTagsForResource")?
+        .tags()
+        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    let diff = TagDiff::between(&have, &d.tags);
+    if !diff.set.is_empty() {
+        logs.tag_resource()
+            .resource_arn(log_group_arn)
+            .set_tags(Some(diff.set.into_iter().collect()))
+            .send()
+            .await
+            .step("TagResource")?;
+    }
+    if !diff.remove.is_empty() {
+        logs.untag_resource()
+            .resource_arn(log_group_arn)
+            .set_tag_keys(Some(diff.remove))
+            .send()
+            .await
+            .step("UntagResource")?;
+    }
+
+    let iamc = aws.iam();
+    let have: BTreeMap<String, String> = iamc
+        .list_role_tags()
+        .role_name(role)
+        .send()
+        .await
+        .step("ListRoleTags")?
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    let diff = TagDiff::between(&have, &d.tags);
+    if !diff.set.is_empty() {
+        let tags = diff
+            .set
+            .iter()
+            .map(|(k, v)| {
+                aws_sdk_iam::types::Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .step("TagRole")
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        iamc.tag_role()
+            .role_name(role)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .step("TagRole")?;
+    }
+    if !diff.remove.is_empty() {
+        iamc.untag_role()
+            .role_name(role)
+            .set_tag_keys(Some(diff.remove))
+            .send()
+            .await
+            .step("UntagRole")?;
+    }
+
+    let ct = aws.cloudtrail();
+    let have: BTreeMap<String, String> = ct
+        .list_tags()
+        .resource_id_list(trail_arn)
+        .send()
+        .await
+        .step("ListTags")?
+        .resource_tag_list()
+        .iter()
+        .flat_map(|r| r.tags_list())
+        .map(|t| {
+            (
+                t.key().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let diff = TagDiff::between(&have, &d.tags);
+    let trail_tags = |m: Vec<(String, String)>| {
+        m.into_iter()
+            .map(|(k, v)| TrailTag::builder().key(k).value(v).build().step("AddTags"))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    if !diff.set.is_empty() {
+        ct.add_tags()
+            .resource_id(trail_arn)
+            .set_tags_list(Some(trail_tags(diff.set.into_iter().collect())?))
+            .send()
+            .await
+            .step("AddTags")?;
+    }
+    if !diff.remove.is_empty() {
+        let old = diff
+            .remove
+            .into_iter()
+            .map(|k| {
+                let v = have.get(&k).cloned().unwrap_or_default();
+                (k, v)
+            })
+            .collect();
+        ct.remove_tags()
+            .resource_id(trail_arn)
+            .set_tags_list(Some(trail_tags(old)?))
+            .send()
+            .await
+            .step("RemoveTags")?;
+    }
+    Ok(())
 }
 
 /// Whether the trail is logging; `None` when there is no such trail.

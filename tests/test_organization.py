@@ -222,31 +222,76 @@ resource "platform_organizational_unit" "imported" {b_block}
     fresh.run("state", "rm", "platform_org_account.imported")
     fresh.run("state", "rm", "platform_organizational_unit.imported")
 
-    # Destroy: accounts without close_on_deletion are only forgotten (a warning), the one with it is
-    # closed; the OUs still hold accounts, so their deletion is refused with a clear message.
+    # Destroy completes: accounts without close_on_deletion are moved out of their OUs to the root and
+    # forgotten (a warning), the one with it is closed and moved the same way; then the OUs and their
+    # policies go.
     ids = {n: tf.resource_values(f"platform_org_account.{n}")["id"] for n in ("projecta_dev", "projecta_prod", "projectb_dev")}
-    result = tf.destroy(check=False)
-    assert result.returncode != 0
+    result = tf.destroy()
     out = flat(result.output)
-    assert "Account left in the organization" in out
-    assert "still holds" in out and "Move them to another OU" in out
+    assert out.count("Account left in the organization") == 2
+    assert f"was moved to {root}" in out
     statuses = {a["Id"]: a["Status"] for a in org.list_accounts()["Accounts"]}
     assert statuses[ids["projecta_dev"]] == "ACTIVE"
     assert statuses[ids["projectb_dev"]] == "ACTIVE"
     assert statuses[ids["projecta_prod"]] == "SUSPENDED"
-    assert sorted(tf.state_list()) == ["platform_organizational_unit.a", "platform_organizational_unit.b"]
-    assert {o["Id"] for o in org.list_organizational_units_for_parent(ParentId=root)["OrganizationalUnits"]} == {
-        a["id"],
-        b["id"],
-    }
-
-    # Once the accounts are moved out (what an operator does), destroy removes the OUs and their policies.
     for acct_id in ids.values():
-        org.move_account(AccountId=acct_id, SourceParentId=parent_of(moto, acct_id), DestinationParentId=root)
-    tf.destroy()
+        assert parent_of(moto, acct_id) == root
+    assert tf.state_list() == []
     assert org.list_organizational_units_for_parent(ParentId=root)["OrganizationalUnits"] == []
     names = {p["Name"] for p in org.list_policies(Filter=SCP)["Policies"]}
     assert names == {"FullAWSAccess"}
+
+
+def test_destroyed_accounts_go_to_the_retired_ou(tf, clean_moto):
+    """retired_parent_id names where destroy puts an account it keeps in the organization (e.g. a Suspended
+    OU that outlives the project OUs); removing parent_id from an account plans the move back to the root."""
+    moto = clean_moto
+    root = make_org(moto)
+    base = """
+resource "platform_organizational_unit" "suspended" {
+  name = "Suspended"
+}
+
+resource "platform_organizational_unit" "a" {
+  name = "OU-Project-A"
+}
+"""
+    account = """
+resource "platform_org_account" "dev" {
+  name              = "ProjectA-Dev"
+  email             = "aws+retired-dev@example.com"
+  retired_parent_id = platform_organizational_unit.suspended.id
+%s}
+"""
+    tf.write_config(base + account % "  parent_id = platform_organizational_unit.a.id\n", endpoint=moto.endpoint)
+    tf.init()
+    tf.apply()
+    dev = tf.resource_values("platform_org_account.dev")
+    a = tf.resource_values("platform_organizational_unit.a")
+    assert parent_of(moto, dev["id"]) == a["id"]
+
+    # parent_id removed: the plan shows the move to the root (not "No changes"); apply moves it.
+    tf.write_config(base + account % "", endpoint=moto.endpoint)
+    plan = tf.plan_json()
+    change = {c["address"]: c["change"] for c in plan["resource_changes"]}["platform_org_account.dev"]
+    assert change["actions"] == ["update"]
+    assert (change["before"]["parent_id"], change["after"]["parent_id"]) == (a["id"], root)
+    tf.apply()
+    assert parent_of(moto, dev["id"]) == root
+    assert tf.plan() == 0, tf.last.stdout
+
+    # Back into the OU, then destroy only the account and the project OU: the account goes to Suspended.
+    tf.write_config(base + account % "  parent_id = platform_organizational_unit.a.id\n", endpoint=moto.endpoint)
+    tf.apply()
+    assert parent_of(moto, dev["id"]) == a["id"]
+    result = tf.destroy("-target=platform_organizational_unit.a")
+    suspended = tf.resource_values("platform_organizational_unit.suspended")
+    assert "Account left in the organization" in flat(result.output)
+    assert parent_of(moto, dev["id"]) == suspended["id"]
+    assert tf.state_list() == ["platform_organizational_unit.suspended"]
+    assert [o["Id"] for o in org_client(moto).list_organizational_units_for_parent(ParentId=root)["OrganizationalUnits"]] == [
+        suspended["id"]
+    ]
 
 
 def test_guardrail_policy_data_source(tf, clean_moto):

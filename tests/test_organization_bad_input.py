@@ -1,6 +1,7 @@
 """Bad organization input is a diagnostic naming the attribute, raised before any AWS call (checked on
 moto's own request log): malformed email, duplicate email, unknown region, an extra policy that is invalid
-JSON or over 5,120 characters, too many policies per target."""
+JSON or over 5,120 characters, too many policies per target; an organization feature set other than ALL, an
+unknown service principal, a trail bucket name or log retention AWS would refuse."""
 
 from __future__ import annotations
 
@@ -67,6 +68,26 @@ def account(name: str, email: str) -> str:
         ),
         (ou('  parent_id = "root"'), "Invalid parent id", "parent_id"),
         ('resource "platform_organizational_unit" "x" {\n  name = "a/b"\n}\n', "Invalid OU name", "name"),
+        (
+            'resource "platform_organization" "o" {\n  feature_set = "CONSOLIDATED_BILLING"\n}\n',
+            "Unsupported feature set",
+            "feature_set",
+        ),
+        (
+            'resource "platform_organization" "o" {\n  aws_service_access_principals = ["cloudtrail.amazonaws.com", "sso.example.com"]\n}\n',
+            "Unknown service principal",
+            "aws_service_access_principals",
+        ),
+        (
+            'resource "platform_organization" "o" {\n  trail {\n    bucket_name = "Org_Trail_Logs"\n  }\n}\n',
+            "Invalid bucket name",
+            "bucket_name",
+        ),
+        (
+            'resource "platform_organization" "o" {\n  trail {\n    bucket_name = "org-trail-logs"\n    log_retention_days = 10\n  }\n}\n',
+            "Invalid log retention",
+            "log_retention_days",
+        ),
         (
             'data "platform_guardrail_policy" "g" {\n  allowed_regions = ["narnia-1"]\n}\n',
             "Invalid AWS region",

@@ -19,6 +19,10 @@ locals {
       }
     }
   ]...)
+
+  # Bucket names are global: default to one derived from the email domain (acme.example =>
+  # acme-example-organization-trail).
+  trail_bucket_name = var.trail_bucket_name != null ? var.trail_bucket_name : "${replace(var.email_domain, ".", "-")}-organization-trail"
 }
 
 module "organization" {
@@ -33,6 +37,10 @@ module "organization" {
   }
   accounts              = local.accounts
   exempt_principal_arns = var.exempt_principal_arns
+
+  # The organization itself (created, or adopted if it exists) and its trail.
+  trail_bucket_name        = local.trail_bucket_name
+  trail_log_retention_days = var.trail_log_retention_days
 
   tags = {
     managed-from = "live-infrastructure/management"

@@ -1,3 +1,23 @@
+output "organization_id" {
+  description = "The organization id (o-...)."
+  value       = module.organization.organization_id
+}
+
+output "root_id" {
+  description = "The organization root id (r-...)."
+  value       = module.organization.root_id
+}
+
+output "trail_arn" {
+  description = "ARN of the organization trail."
+  value       = module.organization.trail_arn
+}
+
+output "trail_bucket_arn" {
+  description = "ARN of the organization trail's bucket."
+  value       = module.organization.trail_bucket_arn
+}
+
 output "ou_ids" {
   description = "Project key => OU id."
   value       = module.organization.ou_ids

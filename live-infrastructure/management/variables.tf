@@ -75,3 +75,15 @@ variable "default_tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "trail_bucket_name" {
+  description = "S3 bucket for the organization trail's log files (globally unique). Null: `<email_domain with dots as hyphens>-organization-trail`."
+  type        = string
+  default     = null
+}
+
+variable "trail_log_retention_days" {
+  description = "Retention of the organization trail's CloudWatch log group, in days."
+  type        = number
+  default     = 365
+}

@@ -1,3 +1,33 @@
+output "organization_id" {
+  description = "The organization id (o-...); null when manage_organization is false."
+  value       = var.manage_organization ? platform_organization.this[0].id : null
+}
+
+output "root_id" {
+  description = "The organization root id (r-...); null when manage_organization is false."
+  value       = var.manage_organization ? platform_organization.this[0].root_id : null
+}
+
+output "management_account_id" {
+  description = "The management account id; null when manage_organization is false."
+  value       = var.manage_organization ? platform_organization.this[0].management_account_id : null
+}
+
+output "trail_arn" {
+  description = "ARN of the organization trail (null without it)."
+  value       = var.manage_organization ? platform_organization.this[0].trail_arn : null
+}
+
+output "trail_bucket_arn" {
+  description = "ARN of the trail's S3 bucket (null without it)."
+  value       = var.manage_organization ? platform_organization.this[0].trail_bucket_arn : null
+}
+
+output "trail_log_group_arn" {
+  description = "ARN of the trail's CloudWatch log group (null without it)."
+  value       = var.manage_organization ? platform_organization.this[0].trail_log_group_arn : null
+}
+
 output "ou_ids" {
   description = "Project key => OU id."
   value       = { for k, ou in platform_organizational_unit.project : k => ou.id }

@@ -32,6 +32,7 @@ pub const ENDPOINT_SERVICES: &[&str] = &[
     "ecr",
     "cloudfront",
     "route53",
+    "cloudtrail",
 ];
 
 pub const DEFAULT_MAX_RETRIES: u32 = 5;
@@ -490,6 +491,7 @@ sdk_clients! {
     ecr: aws_sdk_ecr, "ecr";
     cloudfront: aws_sdk_cloudfront, "cloudfront";
     route53: aws_sdk_route53, "route53";
+    cloudtrail: aws_sdk_cloudtrail, "cloudtrail";
 }
 
 fn no_credentials(why: &str) -> Diagnostics {

@@ -79,6 +79,7 @@ pub struct Clients {
 pub fn resources() -> Vec<Arc<dyn Resource<Clients>>> {
     vec![
         Arc::new(OnAws(crate::resources::state_backend::StateBackend)),
+        Arc::new(OnAws(crate::resources::organization::org::Organization)),
         Arc::new(OnAws(
             crate::resources::organization::ou::OrganizationalUnit,
         )),

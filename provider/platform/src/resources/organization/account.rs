@@ -151,6 +151,39 @@ impl OrgAccount {
         Ok(target)
     }
 
+    /// Moves an account that leaves Terraform's care to `retired` (default: the root), unless
+    /// it is there already. `Ok(Some(parent))` where it now is; `Ok(None)` when the account is
+    /// no longer in the organization.
+    async fn retire(
+        aws: &AwsContext,
+        id: &str,
+        retired: Option<&str>,
+    ) -> Result<Option<String>, StepError> {
+        let c = aws.organizations();
+        let current = match api::parent(c, id).await {
+            Ok(p) => p,
+            Err(e) if e.code() == Some("AccountNotFoundException") || e.is_not_found() => {
+                return Ok(None)
+            }
+            Err(e) => return Err(e),
+        };
+        let target = match retired {
+            Some(p) => p.to_string(),
+            None => api::root(c).await?.0,
+        };
+        if current != target {
+            tracing::info!(target: "platform::organization", account = id, from = current, to = target, "moving the account out before it leaves state");
+            c.move_account()
+                .account_id(id)
+                .source_parent_id(&current)
+                .destination_parent_id(&target)
+                .send()
+                .await
+                .step("MoveAccount")?;
+        }
+        Ok(Some(target))
+    }
+
     async fn converge(&self, aws: &AwsContext, prior: &Value, planned: &Value) -> ApplyOutcome {
         let c = aws.organizations();
         let name = planned.get("name").as_str().unwrap_or_default().to_string();
@@ -294,10 +327,11 @@ impl Resource<AwsContext> for OrgAccount {
             .attr(Attribute::string("id").computed().description("The 12-digit account id."))
             .attr(Attribute::string("name").required().force_new().description("Account name (1-50 printable characters). AWS Organizations cannot rename an account, so changing it replaces the account."))
             .attr(Attribute::string("email").required().force_new().description("Email of the account's root user; unique across AWS. Changing it replaces the account."))
-            .attr(Attribute::string("parent_id").optional().computed().description("OU (or root) id to place the account in. Default: the root. Changing it moves the account in place."))
+            .attr(Attribute::string("parent_id").optional().computed().description("OU (or root) id to place the account in, e.g. `platform_organization.this.root_id`. Default: the root; removing it plans a move back to the root. Changing it moves the account in place."))
             .attr(Attribute::string("role_name").default(DEFAULT_ROLE).force_new().description("Name of the IAM role AWS creates in the account for the management account to assume. Default `OrganizationAccountAccessRole`."))
             .attr(Attribute::bool("iam_user_access_to_billing").default(true).force_new().description("Whether IAM users and roles may see billing. Default true."))
-            .attr(Attribute::bool("close_on_deletion").default(false).description("Close the account on destroy. Default false: destroy only removes it from state and leaves it in the organization, with a warning."))
+            .attr(Attribute::bool("close_on_deletion").default(false).description("Close the account on destroy. Default false: destroy moves it to `retired_parent_id` (default the root) and removes it from state, leaving it in the organization, with a warning."))
+            .attr(Attribute::string("retired_parent_id").optional().description("Where destroy moves the account before forgetting (or after closing) it: the root (default) or an OU id, e.g. a \"Suspended\" OU. Moving it out first lets the OU it was in be destroyed in the same run."))
             .attr(Attribute::string_map("tags").optional().description("Tags for the account, merged over the provider's `default_tags`."))
             .attr(Attribute::string_map("tags_all").computed().description("All tags applied, including `default_tags` and the platform ownership tags."))
             .attr(Attribute::string("arn").computed().description("ARN of the account."))
@@ -325,6 +359,11 @@ impl Resource<AwsContext> for OrgAccount {
         check("name", validate::account_name, "Invalid account name");
         check("email", validate::email, "Invalid email address");
         check("parent_id", validate::parent_id, "Invalid parent id");
+        check(
+            "retired_parent_id",
+            validate::parent_id,
+            "Invalid parent id",
+        );
         check("role_name", validate::role_name, "Invalid role name");
         if let Some(t) = config.get("timeouts").elements().first() {
             for which in ["create", "delete"] {
@@ -373,6 +412,9 @@ impl Resource<AwsContext> for OrgAccount {
             _ => Value::Unknown,
         };
         planned.set_attr("access_role_arn", arn);
+        if let Some(root) = api::planned_root_parent(aws.organizations(), req).await {
+            planned.set_attr("parent_id", root);
+        }
         let tags_all = tags::planned_all(
             &aws.default_tags,
             planned.get("name"),
@@ -445,12 +487,25 @@ impl Resource<AwsContext> for OrgAccount {
     async fn delete(&self, aws: &AwsContext, prior: &Value) -> ApplyOutcome {
         let id = prior.get("id").as_str().unwrap_or_default().to_string();
         let name = prior.get("name").as_str().unwrap_or_default();
+        let retired = prior.get("retired_parent_id").as_str();
         if !prior.get("close_on_deletion").as_bool().unwrap_or(false) {
             let mut d = Diagnostics::new();
-            d.warning(
-                "Account left in the organization",
-                format!("Account {name:?} ({id}) was removed from Terraform state only: it still exists and stays in its OU. Set close_on_deletion = true to close accounts on destroy."),
-            );
+            match Self::retire(aws, &id, retired).await {
+                Ok(Some(to)) => d.warning(
+                    "Account left in the organization",
+                    format!("Account {name:?} ({id}) was moved to {to} and removed from Terraform state only: it still exists in the organization. Set close_on_deletion = true to close accounts on destroy."),
+                ),
+                Ok(None) => {}
+                Err(e) => {
+                    return ApplyOutcome::failed(
+                        prior.clone(),
+                        Diagnostics::from_error(
+                            "Could not move the account out before forgetting it",
+                            format!("{e}. The account {id} is kept in state; fix the cause (or set retired_parent_id) and destroy again."),
+                        ),
+                    )
+                }
+            }
             return ApplyOutcome {
                 state: Value::Null,
                 diags: d,
@@ -495,11 +550,22 @@ impl Resource<AwsContext> for OrgAccount {
             }
         })
         .await;
-        match r {
-            Ok(()) => ApplyOutcome::ok(Value::Null),
-            Err(e) => ApplyOutcome::failed(
+        if let Err(e) = r {
+            return ApplyOutcome::failed(
                 prior.clone(),
                 Diagnostics::from_error("Account closure did not finish", e.to_string()),
+            );
+        }
+        // A closed account stays in the organization (SUSPENDED) until AWS removes it: move
+        // it out of the OU too, so the OU can be destroyed.
+        match Self::retire(aws, &id, retired).await {
+            Ok(_) => ApplyOutcome::ok(Value::Null),
+            Err(e) => ApplyOutcome::failed(
+                prior.clone(),
+                Diagnostics::from_error(
+                    "Could not move the closed account out of its OU",
+                    format!("{e}. The account {id} is closed and kept in state; destroy again to retry the move."),
+                ),
             ),
         }
     }

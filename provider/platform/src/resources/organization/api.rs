@@ -8,6 +8,7 @@ use aws_sdk_organizations::Client;
 use platform_aws::step::{Step, StepError};
 use platform_aws::tags::TagDiff;
 use std::collections::BTreeMap;
+use tfplugin_framework::{PlanRequest, Value};
 
 pub fn to_tags(m: &BTreeMap<String, String>) -> Result<Vec<Tag>, StepError> {
     m.iter()
@@ -51,6 +52,27 @@ pub async fn ensure_scp_enabled(c: &Client) -> Result<String, StepError> {
         }
     }
     Ok(root_id)
+}
+
+/// The planned `parent_id` of an OU or account whose configuration leaves it out: the root.
+/// Only looked up when the object exists under an OU (otherwise the prior value, or
+/// "known after apply" on create, is already right), so removing `parent_id` plans the move
+/// back to the root instead of "No changes". `None`: leave the plan as it is.
+pub async fn planned_root_parent(c: &Client, req: &PlanRequest) -> Option<Value> {
+    if req.is_create() || !req.config.get("parent_id").is_null() {
+        return None;
+    }
+    let current = req.prior.get("parent_id").as_str()?;
+    if !current.starts_with("ou-") {
+        return None;
+    }
+    Some(match root(c).await {
+        Ok((root_id, _)) => Value::from(root_id),
+        Err(e) => {
+            tracing::warn!(target: "platform::organization", error = %e, "could not look up the root at plan time");
+            Value::Unknown
+        }
+    })
 }
 
 pub async fn tags(c: &Client, id: &str) -> Result<BTreeMap<String, String>, StepError> {

@@ -290,7 +290,7 @@ impl Resource<AwsContext> for OrganizationalUnit {
             .description("An AWS Organizations organizational unit with guardrail service control policies rendered, validated and attached by the provider.")
             .attr(Attribute::string("id").computed().description("The OU id (ou-...)."))
             .attr(Attribute::string("name").required().description("OU name (letters, digits, spaces, `-_.`; 1-64). Renaming is done in place."))
-            .attr(Attribute::string("parent_id").optional().computed().force_new().description("Parent: the root id (r-...) or another OU id. Default: the organization root. AWS cannot move an OU, so changing it replaces the OU."))
+            .attr(Attribute::string("parent_id").optional().computed().force_new().description("Parent: the root id (r-..., e.g. `platform_organization.this.root_id`) or another OU id. Default: the organization root (removing it plans the OU back under the root). AWS cannot move an OU, so changing it replaces the OU."))
             .attr(Attribute::string_map("extra_policies").optional().description("Additional SCP documents (name → JSON), validated (JSON, at most 5,120 characters) and attached alongside the guardrails."))
             .attr(Attribute::string_map("tags").optional().description("Tags for the OU and its policies, merged over the provider's `default_tags`."))
             .attr(Attribute::string_map("tags_all").computed().description("All tags applied, including `default_tags` and the platform ownership tags."))
@@ -356,6 +356,9 @@ impl Resource<AwsContext> for OrganizationalUnit {
         planned: &mut Value,
         _d: &mut Diagnostics,
     ) {
+        if let Some(root) = api::planned_root_parent(aws.organizations(), req).await {
+            planned.set_attr("parent_id", root);
+        }
         // The guardrail switches' defaults (on) were filled by the framework's plan rules.
         let docs = documents(planned);
         let prior_ids = req.prior.get("policy_ids").to_string_map();

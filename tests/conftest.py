@@ -1,7 +1,11 @@
 """pytest fixtures for the end-to-end tests.
 
+Option: ``--terraform 1.0.3|1.15.5`` (or $PLATFORM_TERRAFORM_VERSION; default 1.0.3) chooses the Terraform
+every test drives; `scripts/test.sh` runs the suite once per version.
+
 Session fixtures (built once per run):
-    terraform_bin     Path to .tools/bin/terraform (v1.0.3)
+    terraform_version The chosen version, e.g. "1.15.5"
+    terraform_bin     Path to its binary (.tools/bin/terraform, .tools/bin/terraform-1.15)
     provider_binary   Path to the provider under test ($PLATFORM_PROVIDER_BIN or target/release/...)
     mirror            harness.Mirror: the provider packed by scripts/build_mirror.py into a tmp folder
     moto              harness.MotoServer: a real moto server on 127.0.0.1 (.endpoint, .client("s3"), .reset())
@@ -36,16 +40,51 @@ from harness.https_mirror import HttpsMirror
 from harness.kube import KubeCluster
 from harness.mirror import Mirror, build_mirror
 from harness.moto_server import MotoServer
-from harness.paths import BOOTSTRAP_HINT, PROVIDER_ADDR, TERRAFORM_BIN, provider_binary_path
+from harness.paths import (
+    BOOTSTRAP_HINT,
+    PROVIDER_ADDR,
+    TERRAFORM_VERSION_ENV,
+    normalize_terraform_version,
+    provider_binary_path,
+    terraform_bin as chosen_terraform_bin,
+    terraform_version as chosen_terraform_version,
+)
 from harness.plugin_client import ProviderProcess, compile_protos
 from harness.terraform import Terraform, write_cli_config
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--terraform", default=None, metavar="VERSION",
+        help="Terraform the end-to-end tests drive: 1.0.3 (default) or 1.15.5 "
+        f"(also ${TERRAFORM_VERSION_ENV})",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    chosen = config.getoption("--terraform")
+    if chosen:
+        try:
+            os.environ[TERRAFORM_VERSION_ENV] = normalize_terraform_version(chosen)
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from exc
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"terraform: {chosen_terraform_version()} ({chosen_terraform_bin()})"
+
+
 @pytest.fixture(scope="session")
-def terraform_bin() -> Path:
-    if not (TERRAFORM_BIN.is_file() and os.access(TERRAFORM_BIN, os.X_OK)):
-        pytest.fail(f"{TERRAFORM_BIN} is missing: {BOOTSTRAP_HINT}", pytrace=False)
-    return TERRAFORM_BIN
+def terraform_version() -> str:
+    return chosen_terraform_version()
+
+
+@pytest.fixture(scope="session")
+def terraform_bin(terraform_version: str) -> Path:
+    path = chosen_terraform_bin(terraform_version)
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(f"{path} is missing: {BOOTSTRAP_HINT}", pytrace=False)
+    return path
 
 
 @pytest.fixture(scope="session")

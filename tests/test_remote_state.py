@@ -1,5 +1,8 @@
 """Remote state: a second stack keeps its state in a bucket and lock table made by platform_state_backend,
-and while one terraform holds the lock, a concurrent plan is refused."""
+and while one terraform holds the lock, a concurrent plan is refused.
+
+The backend block comes from the harness (``Terraform.s3_backend_hcl``): Terraform 1.0.3 locks in the DynamoDB
+table; Terraform 1.10+ (1.15.5 here) with ``use_lockfile`` in a ``<key>.tflock`` object next to the state."""
 
 from __future__ import annotations
 
@@ -16,28 +19,6 @@ KEY = "app/terraform.tfstate"
 
 def flat(text: str) -> str:
     return " ".join(text.split())
-
-
-def backend_block(endpoint: str) -> str:
-    # Terraform 1.0.3's S3 backend needs explicit endpoints and path-style addressing for moto.
-    return f"""
-terraform {{
-  backend "s3" {{
-    bucket                      = "{BUCKET}"
-    key                         = "{KEY}"
-    region                      = "us-east-1"
-    dynamodb_table              = "{BUCKET}-lock"
-    encrypt                     = true
-    endpoint                    = "{endpoint}"
-    dynamodb_endpoint           = "{endpoint}"
-    sts_endpoint                = "{endpoint}"
-    force_path_style            = true
-    skip_credentials_validation = true
-    skip_region_validation      = true
-    skip_metadata_api_check     = true
-  }}
-}}
-"""
 
 
 def wait_for(predicate, timeout: float, what: str):
@@ -68,7 +49,7 @@ def test_stack_state_in_backend_and_lock_refuses_concurrent_plan(tf_factory, cle
         'resource "platform_state_backend" "payload" {\n  bucket        = "pk-e2e-payload"\n  force_destroy = true\n}\n',
         endpoint=moto.endpoint,
     )
-    app.write(backend_block(moto.endpoint), name="backend.tf")
+    app.write(app.s3_backend_hcl(moto.endpoint, BUCKET, key=KEY, lock_table=f"{BUCKET}-lock"), name="backend.tf")
     app.init()
     app.apply()
     assert not (app.workdir / "terraform.tfstate").exists()
@@ -97,8 +78,12 @@ def test_stack_state_in_backend_and_lock_refuses_concurrent_plan(tf_factory, cle
     )
     try:
         ddb = moto.client("dynamodb")
+        s3 = moto.client("s3")
 
         def lock_item():
+            if app.at_least("1.10.0"):  # use_lockfile: the lock is an object beside the state
+                listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=KEY).get("Contents", [])
+                return [o for o in listed if o["Key"] == f"{KEY}.tflock"]
             items = ddb.scan(TableName=f"{BUCKET}-lock")["Items"]
             return [i for i in items if i["LockID"]["S"] == f"{BUCKET}/{KEY}" and "Info" in i]
 

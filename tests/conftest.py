@@ -18,7 +18,8 @@ Session fixtures (built once per run):
 Per-test fixtures:
     clean_moto        the session moto, reset (POST /moto-api/reset) before the test
     tf_factory        make(mode="filesystem"|"network"|"custom", name=None, env=None, timeout=900,
-                           cli_config=None) -> harness.Terraform
+                           cli_config=None, terraform=None) -> harness.Terraform
+                      (terraform="1.15.5" pins a version for tests of features only newer Terraform has)
     tf                tf_factory() in filesystem-mirror mode, in a fresh working directory
 
 Plugin-protocol level (no Terraform in between):
@@ -188,6 +189,7 @@ def tf_factory(
         env: Optional[Mapping[str, str]] = None,
         timeout: float = 900.0,
         cli_config: Optional[Path] = None,
+        terraform: Optional[str] = None,
     ) -> Terraform:
         counter["n"] += 1
         workdir = tmp_path / (name or ("work" if counter["n"] == 1 else f"work-{counter['n']}"))
@@ -204,7 +206,13 @@ def tf_factory(
         else:
             raise ValueError(f"unknown mode {mode!r}: use 'filesystem', 'network' or 'custom'")
         extra.update(env or {})
-        return Terraform(workdir, cli_config, binary=terraform_bin, env=extra, timeout=timeout)
+        if terraform is None:
+            return Terraform(workdir, cli_config, binary=terraform_bin, env=extra, timeout=timeout)
+        version = normalize_terraform_version(terraform)
+        binary = chosen_terraform_bin(version)
+        if not (binary.is_file() and os.access(binary, os.X_OK)):
+            pytest.fail(f"{binary} is missing: {BOOTSTRAP_HINT}", pytrace=False)
+        return Terraform(workdir, cli_config, binary=binary, env=extra, timeout=timeout, version=version)
 
     return make
 

@@ -111,3 +111,61 @@ def test_stack_state_in_backend_and_lock_refuses_concurrent_plan(tf_factory, cle
     boot.apply()
     boot.destroy()
     assert moto.client("s3").list_buckets()["Buckets"] == []
+
+
+def test_backend_config_v1_10_is_what_current_terraform_wants(tf_factory, clean_moto):
+    """`backend_config_v1_10`, written as it is into a backend config file, is all Terraform 1.15.5 needs to
+    keep a stack's state in the bucket, locking with a lock object (no DynamoDB table, no deprecation
+    warning); `backend_config` still works there too, with Terraform's deprecation warning."""
+    from harness.terraform import hcl_value
+
+    moto = clean_moto
+    boot = tf_factory("filesystem", name="bootstrap", terraform="1.15.5")
+    boot.write_config(
+        f'resource "platform_state_backend" "s" {{\n  bucket      = "{BUCKET}"\n  require_tls = false\n}}\n'
+        'output "v1_10" {\n  value = platform_state_backend.s.backend_config_v1_10\n}\n'
+        'output "legacy" {\n  value = platform_state_backend.s.backend_config\n}\n',
+        endpoint=moto.endpoint,
+    )
+    boot.init()
+    boot.apply()
+    outputs = boot.outputs()
+    v1_10 = outputs["v1_10"]
+    assert v1_10["use_lockfile"] is True and "dynamodb_table" not in v1_10
+    assert v1_10["endpoints"] == {"s3": moto.endpoint, "sts": moto.endpoint}
+
+    def backend_file(settings: dict) -> str:
+        return "".join(f"{k} = {hcl_value(v)}\n" for k, v in settings.items() if v is not None)
+
+    app = tf_factory("filesystem", name="app", terraform="1.15.5")
+    app.write_config('resource "terraform_data" "x" {\n  input = "hello"\n}\n', endpoint=moto.endpoint)
+    app.write('terraform {\n  backend "s3" {}\n}\n', name="backend.tf")
+    app.write(backend_file(v1_10) + f'key = "{KEY}"\n', name="backend.hcl")
+    app.init("-backend-config=backend.hcl")
+    assert "deprecated" not in flat(app.last.output)
+    app.apply()
+    assert "deprecated" not in flat(app.last.output)
+    listed = [o["Key"] for o in moto.client("s3").list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+    assert listed == [KEY]  # the lock object is gone again after the apply
+    assert moto.client("dynamodb").scan(TableName=f"{BUCKET}-lock")["Items"] == []
+    app.destroy()
+
+    legacy = tf_factory("filesystem", name="legacy", terraform="1.15.5")
+    legacy.write_config('resource "terraform_data" "x" {\n  input = "hello"\n}\n', endpoint=moto.endpoint)
+    legacy.write('terraform {\n  backend "s3" {}\n}\n', name="backend.tf")
+    settings = dict(outputs["legacy"], key="legacy.tfstate", endpoints=v1_10["endpoints"], use_path_style=True)
+    settings["endpoints"] = dict(settings["endpoints"], dynamodb=moto.endpoint)
+    legacy.write(backend_file(settings), name="backend.hcl")
+    legacy.init("-backend-config=backend.hcl")
+    assert 'The parameter "dynamodb_table" is deprecated' in flat(legacy.last.output)
+    legacy.apply()
+    legacy.destroy()
+
+    boot.write_config(
+        f'resource "platform_state_backend" "s" {{\n  bucket        = "{BUCKET}"\n  require_tls   = false\n'
+        "  force_destroy = true\n}\n",
+        endpoint=moto.endpoint,
+    )
+    boot.apply()
+    boot.destroy()
+    assert moto.client("s3").list_buckets()["Buckets"] == []

@@ -244,7 +244,9 @@ mod tests {
             "allowed_regions",
             Value::Tuple(vec![Value::from("eu-central-1")]),
         )]);
-        let docs = GuardrailPolicy.call(&[settings.clone()]).expect("call");
+        let docs = GuardrailPolicy
+            .call(std::slice::from_ref(&settings))
+            .expect("call");
         let want = Guardrails::from_value(&settings).render();
         assert_eq!(docs.to_string_map(), want);
         assert!(want.contains_key(guardrails::REGIONS_KEY));

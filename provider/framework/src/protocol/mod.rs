@@ -910,6 +910,104 @@ mod tests {
         assert!(r.is_err());
     }
 
+    /// `toy_upper(s)`: `s` in upper case; an empty `s` is an error at argument 0.
+    struct Upper;
+
+    impl Function for Upper {
+        fn name(&self) -> &'static str {
+            "upper"
+        }
+        fn summary(&self) -> &'static str {
+            "Upper case."
+        }
+        fn description(&self) -> &'static str {
+            "Upper case."
+        }
+        fn parameters(&self) -> Vec<crate::Parameter> {
+            vec![crate::Parameter {
+                name: "s",
+                ty: Type::String,
+                description: "text",
+            }]
+        }
+        fn return_type(&self) -> Type {
+            Type::String
+        }
+        fn call(&self, args: &[Value]) -> Result<Value, crate::FunctionError> {
+            match args[0].as_str() {
+                Some("") | None => Err(crate::FunctionError::at(0, "empty")),
+                Some(s) => Ok(Value::from(s.to_uppercase())),
+            }
+        }
+    }
+
+    struct ToyWithFunction;
+
+    #[async_trait]
+    impl Provider for ToyWithFunction {
+        type Client = String;
+        fn schema(&self) -> Schema {
+            Toy.schema()
+        }
+        async fn configure(
+            &self,
+            _config: &Value,
+            _cancel: CancellationToken,
+        ) -> Result<String, Diagnostics> {
+            Ok(String::new())
+        }
+        fn resources(&self) -> Vec<Arc<dyn Resource<String>>> {
+            vec![Arc::new(Note)]
+        }
+        fn functions(&self) -> Vec<Arc<dyn Function>> {
+            vec![Arc::new(Upper)]
+        }
+    }
+
+    #[tokio::test]
+    async fn functions_are_listed_and_called_without_configure() {
+        let svc = ProviderService::new(ToyWithFunction);
+        let schema = svc
+            .get_provider_schema(Request::new(Default::default()))
+            .await
+            .expect("rpc")
+            .into_inner();
+        assert!(schema.functions.contains_key("upper"));
+        let call = |s: &str| {
+            let arg = convert::encode(&Value::from(s), &Type::String).expect("encode");
+            svc.call_function(Request::new(pb::call_function::Request {
+                name: "upper".into(),
+                arguments: vec![arg],
+            }))
+        };
+        let ok = call("abc").await.expect("rpc").into_inner();
+        let v = convert::decode(ok.result.as_ref(), &Type::String).expect("decode");
+        assert_eq!(v.as_str(), Some("ABC"));
+        let err = call("").await.expect("rpc").into_inner();
+        assert_eq!(err.error.expect("error").function_argument, Some(0));
+    }
+
+    #[test]
+    fn identity_round_trips_through_the_import_id() {
+        let id = crate::Identity::single("namespace", "namespace", "ns").and("name", "name", "n");
+        let state = Value::object([
+            ("namespace", Value::from("apps")),
+            ("name", Value::from("web")),
+        ]);
+        let identity = id.of_state(&state).expect("identity");
+        assert_eq!(id.import_id(&identity).expect("id"), "apps/web");
+        assert!(id
+            .of_state(&Value::object([("name", Value::Unknown)]))
+            .is_none());
+        let missing = id
+            .import_id(&Value::object([("name", Value::from("web"))]))
+            .unwrap_err();
+        assert_eq!(
+            missing.0[0].path.as_ref().map(|p| p.to_string()).as_deref(),
+            Some("namespace")
+        );
+    }
+
     #[tokio::test]
     async fn stop_provider_cancels_the_shared_token() {
         let svc = ProviderService::new(Toy);

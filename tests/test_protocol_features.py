@@ -322,3 +322,65 @@ def test_old_terraform_is_served_without_the_new_features(tf_factory, clean_moto
                     endpoint=clean_moto.endpoint)
     result = tf.validate(check=False)
     assert result.returncode != 0
+
+
+# --- list resources and terraform query -----------------------------------------------------------------------
+
+def query_results(stdout: str) -> list:
+    """The resources `terraform query -json` reported: (list address, display name, identity)."""
+    found = []
+    for line in stdout.splitlines():
+        try:
+            msg = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if msg.get("type") == "list_resource_found":
+            body = msg.get("list_resource_found", {})
+            found.append((body.get("address"), body.get("display_name"), body.get("identity")))
+    return found
+
+
+def test_query_lists_what_was_created(tf_factory, clean_moto):
+    from test_microservice import make_environment, service_hcl
+
+    moto = clean_moto
+    org = moto.client("organizations")
+    org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    # Not ours (no owner tag): must not be listed.
+    moto.client("s3").create_bucket(Bucket="pk-someone-else")
+    org.create_organizational_unit(ParentId=root, Name="OU-Handmade")
+
+    tf = tf_factory(terraform=NEW)
+    tf.write_config(
+        'resource "platform_state_backend" "a" {\n  bucket = "pk-list-a"\n}\n'
+        'resource "platform_state_backend" "b" {\n  bucket = "pk-list-b"\n}\n'
+        'resource "platform_organizational_unit" "ou" {\n  name = "OU-Listed"\n}\n'
+        + service_hcl(make_environment(moto)),
+        endpoint=moto.endpoint,
+    )
+    tf.init()
+    tf.apply()
+    ou_id = tf.resource_values("platform_organizational_unit.ou")["id"]
+
+    q = tf_factory(name="query", terraform=NEW)
+    q.write_config("", endpoint=moto.endpoint)
+    q.write(
+        'list "platform_state_backend" "all" {\n  provider = platform\n}\n'
+        'list "platform_state_backend" "b_only" {\n  provider = platform\n  config {\n    name_prefix = "pk-list-b"\n  }\n}\n'
+        'list "platform_organizational_unit" "all" {\n  provider = platform\n}\n'
+        'list "platform_microservice" "all" {\n  provider = platform\n}\n'
+        'list "platform_environment" "all" {\n  provider = platform\n}\n',
+        name="main.tfquery.hcl",
+    )
+    q.init()
+    result = q.run("query", "-json", "-no-color")
+    found = sorted((a, i and json.dumps(i, sort_keys=True)) for a, _, i in query_results(result.stdout))
+    assert found == sorted([
+        ("list.platform_state_backend.all", json.dumps({"bucket": "pk-list-a"})),
+        ("list.platform_state_backend.all", json.dumps({"bucket": "pk-list-b"})),
+        ("list.platform_state_backend.b_only", json.dumps({"bucket": "pk-list-b"})),
+        ("list.platform_organizational_unit.all", json.dumps({"id": ou_id})),
+        ("list.platform_microservice.all", json.dumps({"name": "mobile-service"})),
+    ]), result.stdout
+    tf.destroy()

@@ -25,7 +25,7 @@ pub use diag::{AttributePath, Diagnostic, Diagnostics, PathStep, Severity};
 pub use function::{Function, FunctionError, Parameter};
 pub use resource::{
     ApplyOutcome, DataSource, EphemeralOpen, EphemeralResource, Identity, IdentityAttribute,
-    PlanRequest, PlanResponse, Provider, Resource,
+    ListResource, PlanRequest, PlanResponse, Provider, Resource,
 };
 pub use schema::{Attribute, Block, NestedBlock, Nesting, Schema};
 pub use types::Type;

@@ -237,6 +237,28 @@ pub trait EphemeralResource<C>: Send + Sync {
     async fn open(&self, client: &C, config: &Value) -> Result<EphemeralOpen, Diagnostics>;
 }
 
+/// A list resource (protocol 6.10, Terraform 1.14+ `terraform query`): finds the remote objects
+/// of the managed resource type of the same name. It names each by its import id; the framework
+/// imports it (`Resource::import`) for its identity, display name and, when asked, the whole
+/// object, so a listed object is exactly what an `import` block would adopt.
+#[async_trait]
+pub trait ListResource<C>: Send + Sync {
+    /// The managed resource type it lists (which must have an identity).
+    fn type_name(&self) -> &'static str;
+    /// The schema of the `config` block of a `list` block.
+    fn schema(&self) -> Schema;
+    fn validate(&self, _config: &Value) -> Diagnostics {
+        Diagnostics::new()
+    }
+    /// Import ids of the objects found, at most `limit` of them.
+    async fn list(
+        &self,
+        client: &C,
+        config: &Value,
+        limit: usize,
+    ) -> Result<Vec<String>, Diagnostics>;
+}
+
 /// A whole provider: its configuration schema, how a configuration becomes the client every
 /// resource call receives, and the resources and data sources it serves.
 /// `crate::protocol::routes` serves one over tfplugin6.
@@ -268,6 +290,11 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Ephemeral resources (Terraform 1.10+).
     fn ephemeral_resources(&self) -> Vec<Arc<dyn EphemeralResource<Self::Client>>> {
+        Vec::new()
+    }
+
+    /// List resources (Terraform 1.14+).
+    fn list_resources(&self) -> Vec<Arc<dyn ListResource<Self::Client>>> {
         Vec::new()
     }
 

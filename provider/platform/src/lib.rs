@@ -9,5 +9,6 @@
 
 pub mod ephemeral;
 pub mod functions;
+pub mod list;
 pub mod provider;
 pub mod resources;

@@ -210,6 +210,10 @@ impl Provider for PlatformProvider {
     fn functions(&self) -> Vec<Arc<dyn Function>> {
         crate::functions::functions()
     }
+
+    fn list_resources(&self) -> Vec<Arc<dyn tfplugin_framework::ListResource<Clients>>> {
+        crate::list::list_resources()
+    }
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@ pub mod pb {
 }
 
 use crate::{
-    plan, DataSource, Diagnostics, EphemeralResource, Function, PlanRequest, Provider, Resource,
-    Schema, Type, Value,
+    plan, DataSource, Diagnostics, EphemeralResource, Function, ListResource, PlanRequest,
+    Provider, Resource, Schema, Type, Value,
 };
 use convert::{codec_diag, decode, diagnostics, encode};
 use pb::provider_server::{Provider as ProviderRpc, ProviderServer};
@@ -40,6 +40,7 @@ pub struct ProviderService<P: Provider> {
     data_sources: HashMap<&'static str, DataSourceEntry<P::Client>>,
     ephemeral: HashMap<&'static str, EphemeralEntry<P::Client>>,
     functions: HashMap<&'static str, Arc<dyn Function>>,
+    lists: HashMap<&'static str, ListEntry<P::Client>>,
     /// Encoded once: GetProviderSchema is called by every Terraform command.
     schema_response: pb::get_provider_schema::Response,
     client: RwLock<Option<Arc<P::Client>>>,
@@ -49,6 +50,15 @@ pub struct ProviderService<P: Provider> {
 type ResourceEntry<C> = (Arc<dyn Resource<C>>, Schema);
 type DataSourceEntry<C> = (Arc<dyn DataSource<C>>, Schema);
 type EphemeralEntry<C> = (Arc<dyn EphemeralResource<C>>, Schema);
+type ListEntry<C> = (Arc<dyn ListResource<C>>, Schema);
+
+/// The stream ListResource answers with.
+pub type ListEvents = std::pin::Pin<
+    Box<
+        dyn tonic::codegen::tokio_stream::Stream<Item = Result<pb::list_resource::Event, Status>>
+            + Send,
+    >,
+>;
 
 type Rpc<T> = Result<Response<T>, Status>;
 
@@ -75,7 +85,13 @@ impl<P: Provider> ProviderService<P> {
             .into_iter()
             .map(|f| (f.name(), f))
             .collect();
-        // Terraforms before 1.8 (functions) and 1.10 (ephemeral resources) skip these fields.
+        let lists: HashMap<_, _> = provider
+            .list_resources()
+            .into_iter()
+            .map(|l| (l.type_name(), (l.clone(), l.schema())))
+            .collect();
+        // Terraforms before 1.8 (functions), 1.10 (ephemeral resources) and 1.14 (list
+        // resources) skip these fields.
         let schema_response = pb::get_provider_schema::Response {
             provider: Some(convert::schema(&provider_schema)),
             resource_schemas: resources
@@ -94,6 +110,10 @@ impl<P: Provider> ProviderService<P> {
                 .iter()
                 .map(|(n, (_, s))| (n.to_string(), convert::schema(s)))
                 .collect(),
+            list_resource_schemas: lists
+                .iter()
+                .map(|(n, (_, s))| (n.to_string(), convert::schema(s)))
+                .collect(),
             server_capabilities: Some(capabilities()),
             ..Default::default()
         };
@@ -104,6 +124,7 @@ impl<P: Provider> ProviderService<P> {
             data_sources,
             ephemeral,
             functions,
+            lists,
             schema_response,
             client: RwLock::new(None),
             stop: Mutex::new(CancellationToken::new()),
@@ -245,6 +266,13 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
                 .ephemeral
                 .keys()
                 .map(|n| pb::get_metadata::EphemeralMetadata {
+                    type_name: n.to_string(),
+                })
+                .collect(),
+            list_resources: self
+                .lists
+                .keys()
+                .map(|n| pb::get_metadata::ListResourceMetadata {
                     type_name: n.to_string(),
                 })
                 .collect(),
@@ -728,6 +756,115 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
     ) -> Rpc<pb::close_ephemeral_resource::Response> {
         self.ephemeral_resource(&r.into_inner().type_name)?;
         Ok(Response::new(Default::default()))
+    }
+
+    type ListResourceStream = ListEvents;
+
+    async fn list_resource(
+        &self,
+        r: Request<pb::list_resource::Request>,
+    ) -> Rpc<Self::ListResourceStream> {
+        let start = Instant::now();
+        let r = r.into_inner();
+        let (list, schema) = self
+            .lists
+            .get(r.type_name.as_str())
+            .ok_or_else(|| Status::not_found(format!("unknown list resource {}", r.type_name)))?;
+        let (res, res_schema) = self.resource(&r.type_name)?;
+        let only = |d: Diagnostics| -> Vec<pb::list_resource::Event> {
+            vec![pb::list_resource::Event {
+                diagnostic: diagnostics(&d),
+                ..Default::default()
+            }]
+        };
+        let events = async {
+            let cfg = match decode(r.config.as_ref(), &schema.value_type()) {
+                Ok(v) => plan::with_defaults(&schema.block, &v),
+                Err(e) => return only(codec_diag("list configuration", &e)),
+            };
+            let v = list.validate(&cfg);
+            if v.has_errors() {
+                return only(v);
+            }
+            let client = match self.client() {
+                Ok(c) => c,
+                Err(d) => return only(d),
+            };
+            // Terraform always sends a limit (default 100); none means no limit.
+            let limit = usize::try_from(r.limit)
+                .ok()
+                .filter(|l| *l > 0)
+                .unwrap_or(usize::MAX);
+            let ids = match list.list(&client, &cfg, limit).await {
+                Ok(ids) => ids,
+                Err(d) => return only(d),
+            };
+            let ty = res_schema.value_type();
+            let mut out = Vec::new();
+            for id in ids.into_iter().take(limit) {
+                let mut ev = pb::list_resource::Event {
+                    display_name: id.clone(),
+                    ..Default::default()
+                };
+                // Imported one by one, so one object that vanished meanwhile is a warning only.
+                match res.import(&client, &id).await {
+                    Ok(state) => {
+                        ev.identity = Self::identity_of(res, &state);
+                        if let Some(name) = state.get("name").as_str() {
+                            if name != id {
+                                ev.display_name = format!("{name} ({id})");
+                            }
+                        }
+                        if r.include_resource_object {
+                            match encode(&state, &ty) {
+                                Ok(dv) => ev.resource_object = Some(dv),
+                                Err(e) => ev.diagnostic = diagnostics(&codec_diag("object", &e)),
+                            }
+                        }
+                    }
+                    Err(d) => {
+                        let mut w = Diagnostics::new();
+                        for x in d.0 {
+                            w.warning(format!("Skipped {id}: {}", x.summary), x.detail);
+                        }
+                        ev.diagnostic = diagnostics(&w);
+                    }
+                }
+                if ev.identity.is_some() || !ev.diagnostic.is_empty() {
+                    out.push(ev);
+                }
+            }
+            out
+        }
+        .await;
+        let stream: ListEvents = Box::pin(tonic::codegen::tokio_stream::iter(
+            events.into_iter().map(Ok),
+        ));
+        timed(
+            "ListResource",
+            &r.type_name,
+            start,
+            Ok(Response::new(stream)),
+        )
+    }
+
+    async fn validate_list_resource_config(
+        &self,
+        r: Request<pb::validate_list_resource_config::Request>,
+    ) -> Rpc<pb::validate_list_resource_config::Response> {
+        let r = r.into_inner();
+        let (list, schema) = self
+            .lists
+            .get(r.type_name.as_str())
+            .ok_or_else(|| Status::not_found(format!("unknown list resource {}", r.type_name)))?;
+        Ok(Response::new(pb::validate_list_resource_config::Response {
+            diagnostics: validated(
+                r.config.as_ref(),
+                &schema.value_type(),
+                "list configuration",
+                |cfg| list.validate(cfg),
+            ),
+        }))
     }
 
     async fn get_functions(

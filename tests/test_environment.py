@@ -319,13 +319,7 @@ def test_live_infrastructure_stack_inits_and_plans(tf_factory, clean_moto, stack
         KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
     )
-    tf.write(
-        f'bucket = "{bucket}"\nregion = "us-east-1"\ndynamodb_table = "{bucket}-lock"\nencrypt = true\n'
-        f'endpoint = "{moto.endpoint}"\ndynamodb_endpoint = "{moto.endpoint}"\nsts_endpoint = "{moto.endpoint}"\n'
-        "force_path_style = true\nskip_credentials_validation = true\nskip_region_validation = true\n"
-        "skip_metadata_api_check = true\n",
-        name="backend.hcl",
-    )
+    tf.write(tf.s3_backend_file(moto.endpoint, bucket, lock_table=f"{bucket}-lock"), name="backend.hcl")
     tf.init("-backend-config=backend.hcl")
     plan = tf.plan_json("-var", f"endpoint_url={moto.endpoint}")
     change = next(c for c in plan["resource_changes"] if c["type"] == "platform_environment")

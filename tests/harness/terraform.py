@@ -1,4 +1,6 @@
-"""Drive the real Terraform v1.0.3 from .tools/bin in a working directory.
+"""Drive a real Terraform from .tools/bin (v1.0.3, or v1.15.5 with ``pytest --terraform 1.15``) in a
+working directory. Differences between the versions that tests meet (the S3 backend's arguments, locking)
+are answered here: see :meth:`Terraform.s3_backend_settings`.
 
 Every command runs with a clean, fixed environment: the generated CLI config (which says where the
 provider comes from), TF_IN_AUTOMATION=1, CHECKPOINT_DISABLE=1, dummy AWS credentials, and nothing
@@ -17,7 +19,14 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from .moto_server import DEFAULT_REGION, DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY, clean_env
-from .paths import PROVIDER_ADDR, PROVIDER_SOURCE, TERRAFORM_BIN
+from .paths import (
+    PROVIDER_ADDR,
+    PROVIDER_SOURCE,
+    TERRAFORM_BINS,
+    terraform_bin,
+    terraform_version,
+    version_tuple,
+)
 
 #: Debug variables taken from the outer environment when set (they only change what is logged).
 PASSTHROUGH_VARS = ("TF_LOG", "TF_LOG_CORE", "TF_LOG_PROVIDER", "TF_LOG_PATH")
@@ -30,6 +39,17 @@ MAX_EXCERPT = 20_000
 def hcl_string(value: str) -> str:
     """``value`` as a quoted HCL string literal (JSON escaping is valid HCL; ``${`` and ``%{`` escaped)."""
     return json.dumps(value).replace("${", "$${").replace("%{", "%%{")
+
+
+def hcl_value(value: Any) -> str:
+    """A Python str/bool/int/dict as an HCL expression (dict keys are bare identifiers)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {hcl_value(v)}" for k, v in value.items()) + " }"
+    return hcl_string(str(value))
 
 
 def required_providers_hcl(version: Optional[str] = None) -> str:
@@ -221,7 +241,8 @@ class Terraform:
     Args:
         workdir: folder with the configuration (created if missing).
         cli_config: CLI config file (see :func:`write_cli_config`); becomes TF_CLI_CONFIG_FILE.
-        binary: terraform executable (default .tools/bin/terraform).
+        binary: terraform executable (default: the one the suite runs, see ``paths.terraform_bin``).
+        version: its version (default: looked up from ``binary`` among the pinned tools).
         env: extra environment variables for terraform and the provider it starts (e.g. RUST_LOG,
             SSL_CERT_FILE for a network mirror).
         timeout: default seconds one command may take before it is killed (with its provider).
@@ -232,14 +253,17 @@ class Terraform:
         workdir: Path,
         cli_config: Path,
         *,
-        binary: Path = TERRAFORM_BIN,
+        binary: Optional[Path] = None,
         env: Optional[Mapping[str, str]] = None,
         timeout: float = 900.0,
+        version: Optional[str] = None,
     ):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.cli_config = Path(cli_config)
-        self.binary = Path(binary)
+        self.binary = Path(binary) if binary is not None else terraform_bin()
+        known = {Path(b): v for v, b in TERRAFORM_BINS.items()}
+        self.tf_version = version or known.get(self.binary, terraform_version())
         self.timeout = timeout
         self.extra_env: Dict[str, str] = dict(env or {})
         self.last: Optional[TfResult] = None
@@ -277,6 +301,53 @@ class Terraform:
 
     def lock_hashes(self, provider: str = PROVIDER_ADDR) -> List[str]:
         return lock_file_hashes(self.lock_path, provider)
+
+    # -- version differences -------------------------------------------------------------------------------
+
+    def at_least(self, version: str) -> bool:
+        """Whether this Terraform is ``version`` or newer."""
+        return version_tuple(self.tf_version) >= version_tuple(version)
+
+    def s3_backend_settings(
+        self, endpoint: str, bucket: str, *, key: Optional[str] = None, lock_table: Optional[str] = None,
+        region: str = DEFAULT_REGION,
+    ) -> Dict[str, Any]:
+        """The ``backend "s3"`` arguments this Terraform needs to keep state in ``bucket`` on the moto
+        server at ``endpoint``.
+
+        Terraform < 1.6 takes ``endpoint``/``dynamodb_endpoint``/``sts_endpoint`` and ``force_path_style``
+        and locks in the DynamoDB ``lock_table``; 1.6+ takes an ``endpoints`` object and ``use_path_style``
+        (the old names are deprecated, then removed), and 1.10+ locks with a lock object next to the state
+        (``use_lockfile``), which replaces the deprecated ``dynamodb_table``.
+        """
+        settings: Dict[str, Any] = {"bucket": bucket}
+        if key is not None:
+            settings["key"] = key
+        settings.update(region=region, encrypt=True)
+        if self.at_least("1.6.0"):
+            settings["endpoints"] = {"s3": endpoint, "dynamodb": endpoint, "sts": endpoint}
+            settings["use_path_style"] = True
+        else:
+            settings.update(
+                endpoint=endpoint, dynamodb_endpoint=endpoint, sts_endpoint=endpoint, force_path_style=True
+            )
+        if self.at_least("1.10.0"):
+            settings["use_lockfile"] = True
+        elif lock_table:
+            settings["dynamodb_table"] = lock_table
+        settings.update(
+            skip_credentials_validation=True, skip_region_validation=True, skip_metadata_api_check=True
+        )
+        return settings
+
+    def s3_backend_hcl(self, endpoint: str, bucket: str, **kwargs: Any) -> str:
+        """``terraform { backend "s3" { ... } }`` with :meth:`s3_backend_settings`."""
+        body = "".join(f"    {k} = {hcl_value(v)}\n" for k, v in self.s3_backend_settings(endpoint, bucket, **kwargs).items())
+        return 'terraform {\n  backend "s3" {\n' + body + "  }\n}\n"
+
+    def s3_backend_file(self, endpoint: str, bucket: str, **kwargs: Any) -> str:
+        """The same settings as a ``-backend-config=FILE`` file body."""
+        return "".join(f"{k} = {hcl_value(v)}\n" for k, v in self.s3_backend_settings(endpoint, bucket, **kwargs).items())
 
     # -- environment ---------------------------------------------------------------------------------------
 

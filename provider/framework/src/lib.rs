@@ -4,7 +4,8 @@
 //! - [`types`], [`value`], [`codec`]: cty types and values and their msgpack/JSON wire codecs.
 //! - [`schema`]: schemas built with a small builder; [`diag`]: diagnostics with attribute paths.
 //! - [`plan`]: the generic plan rules (defaults, computed values, requires-replace).
-//! - [`resource`]: the [`Provider`], [`Resource`] and [`DataSource`] traits a provider implements.
+//! - [`resource`]: the [`Provider`], [`Resource`], [`DataSource`] and [`EphemeralResource`] traits a
+//!   provider implements, and resource [`Identity`]; [`function`]: provider-defined functions.
 //!
 //! Nothing outside [`protocol`] knows about protobuf, and nothing here knows about any cloud:
 //! a provider picks its own client type ([`Provider::Client`]). Serve it from `main` with a
@@ -12,6 +13,7 @@
 
 pub mod codec;
 pub mod diag;
+pub mod function;
 pub mod plan;
 pub mod protocol;
 pub mod resource;
@@ -20,7 +22,11 @@ pub mod types;
 pub mod value;
 
 pub use diag::{AttributePath, Diagnostic, Diagnostics, PathStep, Severity};
-pub use resource::{ApplyOutcome, DataSource, PlanRequest, PlanResponse, Provider, Resource};
+pub use function::{Function, FunctionError, Parameter};
+pub use resource::{
+    ApplyOutcome, DataSource, EphemeralOpen, EphemeralResource, Identity, IdentityAttribute,
+    ListResource, PlanRequest, PlanResponse, Provider, Resource,
+};
 pub use schema::{Attribute, Block, NestedBlock, Nesting, Schema};
 pub use types::Type;
 pub use value::{Number, Value};

@@ -7,5 +7,8 @@
 //! - `platform-aws`: the AWS toolbox (SDK config, account guard, call logging, tags, waiters, steps).
 //! - this crate: [`provider`] (the `Provider` impl) and [`resources`] (the composites).
 
+pub mod ephemeral;
+pub mod functions;
+pub mod list;
 pub mod provider;
 pub mod resources;

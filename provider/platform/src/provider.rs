@@ -9,8 +9,8 @@ use platform_kube::settings::{helm_binary_attribute, kubernetes_block};
 use platform_kube::KubeSettings;
 use std::sync::Arc;
 use tfplugin_framework::{
-    ApplyOutcome, Attribute, Block, DataSource, Diagnostics, NestedBlock, PlanRequest, Provider,
-    Resource, Schema, Value,
+    ApplyOutcome, Attribute, Block, DataSource, Diagnostics, EphemeralResource, Function, Identity,
+    NestedBlock, PlanRequest, Provider, Resource, Schema, Value,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -138,6 +138,9 @@ impl<R: Resource<AwsContext>> Resource<Clients> for OnAws<R> {
     async fn import(&self, c: &Clients, id: &str) -> Result<Value, Diagnostics> {
         self.0.import(&c.aws, id).await
     }
+    fn identity(&self) -> Option<Identity> {
+        self.0.identity()
+    }
     fn upgrade_state(
         &self,
         from_version: i64,
@@ -199,6 +202,18 @@ impl Provider for PlatformProvider {
 
     fn data_sources(&self) -> Vec<Arc<dyn DataSource<Clients>>> {
         data_sources()
+    }
+
+    fn ephemeral_resources(&self) -> Vec<Arc<dyn EphemeralResource<Clients>>> {
+        crate::ephemeral::ephemeral_resources()
+    }
+
+    fn functions(&self) -> Vec<Arc<dyn Function>> {
+        crate::functions::functions()
+    }
+
+    fn list_resources(&self) -> Vec<Arc<dyn tfplugin_framework::ListResource<Clients>>> {
+        crate::list::list_resources()
     }
 }
 

@@ -14,6 +14,50 @@ pub fn schema(s: &Schema) -> pb::Schema {
     }
 }
 
+/// A provider-defined function's signature, as GetProviderSchema and GetFunctions list it.
+pub fn function(f: &dyn crate::Function) -> pb::Function {
+    pb::Function {
+        parameters: f
+            .parameters()
+            .iter()
+            .map(|p| pb::function::Parameter {
+                name: p.name.to_string(),
+                r#type: p.ty.to_json_bytes(),
+                allow_null_value: false,
+                allow_unknown_values: false,
+                description: p.description.to_string(),
+                description_kind: pb::StringKind::Markdown as i32,
+            })
+            .collect(),
+        variadic_parameter: None,
+        r#return: Some(pb::function::Return {
+            r#type: f.return_type().to_json_bytes(),
+        }),
+        summary: f.summary().to_string(),
+        description: f.description().to_string(),
+        description_kind: pb::StringKind::Markdown as i32,
+        deprecation_message: String::new(),
+    }
+}
+
+/// A resource identity's schema: every attribute a string, all needed to import.
+pub fn identity_schema(i: &crate::Identity) -> pb::ResourceIdentitySchema {
+    pb::ResourceIdentitySchema {
+        version: i.version,
+        identity_attributes: i
+            .attributes
+            .iter()
+            .map(|a| pb::resource_identity_schema::IdentityAttribute {
+                name: a.name.to_string(),
+                r#type: Type::String.to_json_bytes(),
+                required_for_import: true,
+                optional_for_import: false,
+                description: a.description.to_string(),
+            })
+            .collect(),
+    }
+}
+
 fn block(b: &Block) -> pb::schema::Block {
     pb::schema::Block {
         version: 0,

@@ -8,7 +8,10 @@ pub mod pb {
     tonic::include_proto!("tfplugin6");
 }
 
-use crate::{plan, DataSource, Diagnostics, PlanRequest, Provider, Resource, Schema, Type, Value};
+use crate::{
+    plan, DataSource, Diagnostics, EphemeralResource, Function, ListResource, PlanRequest,
+    Provider, Resource, Schema, Type, Value,
+};
 use convert::{codec_diag, decode, diagnostics, encode};
 use pb::provider_server::{Provider as ProviderRpc, ProviderServer};
 use std::collections::HashMap;
@@ -35,6 +38,9 @@ pub struct ProviderService<P: Provider> {
     provider_schema: Schema,
     resources: HashMap<&'static str, ResourceEntry<P::Client>>,
     data_sources: HashMap<&'static str, DataSourceEntry<P::Client>>,
+    ephemeral: HashMap<&'static str, EphemeralEntry<P::Client>>,
+    functions: HashMap<&'static str, Arc<dyn Function>>,
+    lists: HashMap<&'static str, ListEntry<P::Client>>,
     /// Encoded once: GetProviderSchema is called by every Terraform command.
     schema_response: pb::get_provider_schema::Response,
     client: RwLock<Option<Arc<P::Client>>>,
@@ -43,6 +49,16 @@ pub struct ProviderService<P: Provider> {
 
 type ResourceEntry<C> = (Arc<dyn Resource<C>>, Schema);
 type DataSourceEntry<C> = (Arc<dyn DataSource<C>>, Schema);
+type EphemeralEntry<C> = (Arc<dyn EphemeralResource<C>>, Schema);
+type ListEntry<C> = (Arc<dyn ListResource<C>>, Schema);
+
+/// The stream ListResource answers with.
+pub type ListEvents = std::pin::Pin<
+    Box<
+        dyn tonic::codegen::tokio_stream::Stream<Item = Result<pb::list_resource::Event, Status>>
+            + Send,
+    >,
+>;
 
 type Rpc<T> = Result<Response<T>, Status>;
 
@@ -59,6 +75,23 @@ impl<P: Provider> ProviderService<P> {
             .into_iter()
             .map(|d| (d.type_name(), (d.clone(), d.schema())))
             .collect();
+        let ephemeral: HashMap<_, _> = provider
+            .ephemeral_resources()
+            .into_iter()
+            .map(|e| (e.type_name(), (e.clone(), e.schema())))
+            .collect();
+        let functions: HashMap<_, _> = provider
+            .functions()
+            .into_iter()
+            .map(|f| (f.name(), f))
+            .collect();
+        let lists: HashMap<_, _> = provider
+            .list_resources()
+            .into_iter()
+            .map(|l| (l.type_name(), (l.clone(), l.schema())))
+            .collect();
+        // Terraforms before 1.8 (functions), 1.10 (ephemeral resources) and 1.14 (list
+        // resources) skip these fields.
         let schema_response = pb::get_provider_schema::Response {
             provider: Some(convert::schema(&provider_schema)),
             resource_schemas: resources
@@ -66,6 +99,18 @@ impl<P: Provider> ProviderService<P> {
                 .map(|(n, (_, s))| (n.to_string(), convert::schema(s)))
                 .collect(),
             data_source_schemas: data_sources
+                .iter()
+                .map(|(n, (_, s))| (n.to_string(), convert::schema(s)))
+                .collect(),
+            functions: functions
+                .iter()
+                .map(|(n, f)| (n.to_string(), convert::function(f.as_ref())))
+                .collect(),
+            ephemeral_resource_schemas: ephemeral
+                .iter()
+                .map(|(n, (_, s))| (n.to_string(), convert::schema(s)))
+                .collect(),
+            list_resource_schemas: lists
                 .iter()
                 .map(|(n, (_, s))| (n.to_string(), convert::schema(s)))
                 .collect(),
@@ -77,6 +122,9 @@ impl<P: Provider> ProviderService<P> {
             provider_schema,
             resources,
             data_sources,
+            ephemeral,
+            functions,
+            lists,
             schema_response,
             client: RwLock::new(None),
             stop: Mutex::new(CancellationToken::new()),
@@ -93,6 +141,26 @@ impl<P: Provider> ProviderService<P> {
         self.data_sources
             .get(name)
             .ok_or_else(|| Status::not_found(format!("unknown data source {name}")))
+    }
+
+    fn ephemeral_resource(&self, name: &str) -> Result<&EphemeralEntry<P::Client>, Status> {
+        self.ephemeral
+            .get(name)
+            .ok_or_else(|| Status::not_found(format!("unknown ephemeral resource {name}")))
+    }
+
+    /// The identity of `state` for `res`, encoded; `None` when the type has none or the state
+    /// does not determine it yet.
+    fn identity_of(
+        res: &Arc<dyn Resource<P::Client>>,
+        state: &Value,
+    ) -> Option<pb::ResourceIdentityData> {
+        let identity = res.identity()?;
+        let v = identity.of_state(state)?;
+        let dv = encode(&v, &identity.value_type()).ok()?;
+        Some(pb::ResourceIdentityData {
+            identity_data: Some(dv),
+        })
     }
 
     fn client(&self) -> Result<Arc<P::Client>, Diagnostics> {
@@ -151,13 +219,6 @@ fn validated(
     diagnostics(&diags)
 }
 
-/// The answer to every ephemeral-resource RPC.
-fn no_ephemeral_resources<T>() -> Rpc<T> {
-    Err(Status::unimplemented(
-        "platformkit has no ephemeral resources",
-    ))
-}
-
 /// `ok_or_answer!(out, result)`: the `Ok` value, or else `result`'s diagnostics put in the
 /// response `out`, which is returned at once.
 macro_rules! ok_or_answer {
@@ -191,6 +252,27 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
                 .data_sources
                 .keys()
                 .map(|n| pb::get_metadata::DataSourceMetadata {
+                    type_name: n.to_string(),
+                })
+                .collect(),
+            functions: self
+                .functions
+                .keys()
+                .map(|n| pb::get_metadata::FunctionMetadata {
+                    name: n.to_string(),
+                })
+                .collect(),
+            ephemeral_resources: self
+                .ephemeral
+                .keys()
+                .map(|n| pb::get_metadata::EphemeralMetadata {
+                    type_name: n.to_string(),
+                })
+                .collect(),
+            list_resources: self
+                .lists
+                .keys()
+                .map(|n| pb::get_metadata::ListResourceMetadata {
                     type_name: n.to_string(),
                 })
                 .collect(),
@@ -299,16 +381,45 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         &self,
         _r: Request<pb::get_resource_identity_schemas::Request>,
     ) -> Rpc<pb::get_resource_identity_schemas::Response> {
-        Ok(Response::new(Default::default()))
+        Ok(Response::new(pb::get_resource_identity_schemas::Response {
+            identity_schemas: self
+                .resources
+                .iter()
+                .filter_map(|(n, (res, _))| {
+                    res.identity()
+                        .map(|i| (n.to_string(), convert::identity_schema(&i)))
+                })
+                .collect(),
+            diagnostics: Vec::new(),
+        }))
     }
 
     async fn upgrade_resource_identity(
         &self,
-        _r: Request<pb::upgrade_resource_identity::Request>,
+        r: Request<pb::upgrade_resource_identity::Request>,
     ) -> Rpc<pb::upgrade_resource_identity::Response> {
-        Err(Status::unimplemented(
-            "platformkit resources have no identity schema",
-        ))
+        let r = r.into_inner();
+        let (res, _) = self.resource(&r.type_name)?;
+        let mut out = pb::upgrade_resource_identity::Response::default();
+        let identity = ok_or_answer!(
+            out,
+            res.identity().ok_or_else(|| Diagnostics::from_error(
+                "No resource identity",
+                format!("{} has no identity schema.", r.type_name),
+            ))
+        );
+        // Version 0 is the only one so far: the stored JSON is the identity as it is.
+        let raw = r.raw_identity.unwrap_or_default();
+        let ty = identity.value_type();
+        let v = ok_or_answer!(
+            out,
+            crate::codec::from_json(&raw.json, &ty).map_err(|e| codec_diag("stored identity", &e))
+        );
+        let dv = ok_or_answer!(out, encode(&v, &ty).map_err(|e| codec_diag("identity", &e)));
+        out.upgraded_identity = Some(pb::ResourceIdentityData {
+            identity_data: Some(dv),
+        });
+        Ok(Response::new(out))
     }
 
     async fn configure_provider(
@@ -361,6 +472,10 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         match res.read(&client, &state).await {
             Ok(new) => {
                 let new = new.unwrap_or(Value::Null);
+                out.new_identity = Self::identity_of(res, &new).or(r.current_identity.clone());
+                if new.is_null() {
+                    out.new_identity = None;
+                }
                 match encode(&new, &ty) {
                     Ok(dv) => out.new_state = Some(dv),
                     Err(e) => out.diagnostics = diagnostics(&codec_diag("state", &e)),
@@ -382,6 +497,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         let mut out = pb::plan_resource_change::Response {
             planned_state: r.proposed_new_state.clone(),
             planned_private: r.prior_private.clone(),
+            planned_identity: r.prior_identity.clone(),
             ..Default::default()
         };
         let decoded = (|| {
@@ -409,6 +525,12 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
             .iter()
             .map(convert::path)
             .collect();
+        if !out.requires_replace.is_empty() {
+            out.planned_identity = None;
+        }
+        if let Some(id) = Self::identity_of(res, &planned) {
+            out.planned_identity = Some(id);
+        }
         match encode(&planned, &ty) {
             Ok(dv) => out.planned_state = Some(dv),
             Err(e) => diags.extend(codec_diag("planned state", &e)),
@@ -451,6 +573,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
             res.update(&client, &prior, &planned).await
         };
         let mut diags = outcome.diags;
+        out.new_identity = Self::identity_of(res, &outcome.state);
         match encode(&outcome.state, &ty) {
             Ok(dv) => out.new_state = Some(dv),
             Err(e) => diags.extend(codec_diag("new state", &e)),
@@ -473,18 +596,37 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         let (res, schema) = self.resource(&r.type_name)?;
         let ty = schema.value_type();
         let mut out = pb::import_resource_state::Response::default();
+        // An `import` block with `identity = {...}` (Terraform 1.12+) sends no id: the identity
+        // names the object, and stands for the same id.
+        let id = match (&r.identity, res.identity()) {
+            (Some(given), Some(identity)) if r.id.is_empty() => {
+                let given = ok_or_answer!(
+                    out,
+                    decode(given.identity_data.as_ref(), &identity.value_type())
+                        .map_err(|e| codec_diag("identity", &e))
+                );
+                ok_or_answer!(out, identity.import_id(&given))
+            }
+            _ => r.id.clone(),
+        };
         let result = match self.client() {
-            Ok(client) => res.import(&client, &r.id).await,
+            Ok(client) => res.import(&client, &id).await,
             Err(d) => Err(d),
         };
-        match result.and_then(|v| encode(&v, &ty).map_err(|e| codec_diag("imported state", &e))) {
-            Ok(dv) => out
-                .imported_resources
-                .push(pb::import_resource_state::ImportedResource {
-                    type_name: r.type_name.clone(),
-                    state: Some(dv),
-                    ..Default::default()
-                }),
+        let result = result.and_then(|v| {
+            let dv = encode(&v, &ty).map_err(|e| codec_diag("imported state", &e))?;
+            Ok((dv, Self::identity_of(res, &v)))
+        });
+        match result {
+            Ok((dv, identity)) => {
+                out.imported_resources
+                    .push(pb::import_resource_state::ImportedResource {
+                        type_name: r.type_name.clone(),
+                        state: Some(dv),
+                        identity,
+                        ..Default::default()
+                    })
+            }
             Err(d) => out.diagnostics = diagnostics(&d),
         }
         timed(
@@ -547,50 +689,254 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
 
     async fn validate_ephemeral_resource_config(
         &self,
-        _r: Request<pb::validate_ephemeral_resource_config::Request>,
+        r: Request<pb::validate_ephemeral_resource_config::Request>,
     ) -> Rpc<pb::validate_ephemeral_resource_config::Response> {
-        no_ephemeral_resources()
+        let r = r.into_inner();
+        let (eph, schema) = self.ephemeral_resource(&r.type_name)?;
+        Ok(Response::new(
+            pb::validate_ephemeral_resource_config::Response {
+                diagnostics: validated(
+                    r.config.as_ref(),
+                    &schema.value_type(),
+                    "ephemeral resource configuration",
+                    |cfg| eph.validate(cfg),
+                ),
+            },
+        ))
     }
 
     async fn open_ephemeral_resource(
         &self,
-        _r: Request<pb::open_ephemeral_resource::Request>,
+        r: Request<pb::open_ephemeral_resource::Request>,
     ) -> Rpc<pb::open_ephemeral_resource::Response> {
-        no_ephemeral_resources()
+        let start = Instant::now();
+        let r = r.into_inner();
+        let (eph, schema) = self.ephemeral_resource(&r.type_name)?;
+        let ty = schema.value_type();
+        let mut out = pb::open_ephemeral_resource::Response::default();
+        let cfg = ok_or_answer!(
+            out,
+            decode(r.config.as_ref(), &ty)
+                .map_err(|e| codec_diag("ephemeral resource configuration", &e))
+        );
+        let v = eph.validate(&cfg);
+        if v.has_errors() {
+            out.diagnostics = diagnostics(&v);
+            return Ok(Response::new(out));
+        }
+        let cfg = plan::with_defaults(&schema.block, &cfg);
+        let client = ok_or_answer!(out, self.client());
+        let opened = ok_or_answer!(out, eph.open(&client, &cfg).await);
+        let dv = ok_or_answer!(
+            out,
+            encode(&opened.result, &ty).map_err(|e| codec_diag("ephemeral result", &e))
+        );
+        out.result = Some(dv);
+        out.renew_at = opened.renew_at.map(prost_types::Timestamp::from);
+        timed(
+            "OpenEphemeralResource",
+            &r.type_name,
+            start,
+            Ok(Response::new(out)),
+        )
     }
 
     async fn renew_ephemeral_resource(
         &self,
-        _r: Request<pb::renew_ephemeral_resource::Request>,
+        r: Request<pb::renew_ephemeral_resource::Request>,
     ) -> Rpc<pb::renew_ephemeral_resource::Response> {
-        no_ephemeral_resources()
+        // Nothing is kept open and no renew_at is ever set, so there is nothing to renew.
+        self.ephemeral_resource(&r.into_inner().type_name)?;
+        Ok(Response::new(Default::default()))
     }
 
     async fn close_ephemeral_resource(
         &self,
-        _r: Request<pb::close_ephemeral_resource::Request>,
+        r: Request<pb::close_ephemeral_resource::Request>,
     ) -> Rpc<pb::close_ephemeral_resource::Response> {
-        no_ephemeral_resources()
+        self.ephemeral_resource(&r.into_inner().type_name)?;
+        Ok(Response::new(Default::default()))
+    }
+
+    type ListResourceStream = ListEvents;
+
+    async fn list_resource(
+        &self,
+        r: Request<pb::list_resource::Request>,
+    ) -> Rpc<Self::ListResourceStream> {
+        let start = Instant::now();
+        let r = r.into_inner();
+        let (list, schema) = self
+            .lists
+            .get(r.type_name.as_str())
+            .ok_or_else(|| Status::not_found(format!("unknown list resource {}", r.type_name)))?;
+        let (res, res_schema) = self.resource(&r.type_name)?;
+        let only = |d: Diagnostics| -> Vec<pb::list_resource::Event> {
+            vec![pb::list_resource::Event {
+                diagnostic: diagnostics(&d),
+                ..Default::default()
+            }]
+        };
+        let events = async {
+            let cfg = match decode(r.config.as_ref(), &schema.value_type()) {
+                Ok(v) => plan::with_defaults(&schema.block, &v),
+                Err(e) => return only(codec_diag("list configuration", &e)),
+            };
+            let v = list.validate(&cfg);
+            if v.has_errors() {
+                return only(v);
+            }
+            let client = match self.client() {
+                Ok(c) => c,
+                Err(d) => return only(d),
+            };
+            // Terraform always sends a limit (default 100); none means no limit.
+            let limit = usize::try_from(r.limit)
+                .ok()
+                .filter(|l| *l > 0)
+                .unwrap_or(usize::MAX);
+            let ids = match list.list(&client, &cfg, limit).await {
+                Ok(ids) => ids,
+                Err(d) => return only(d),
+            };
+            let ty = res_schema.value_type();
+            let mut out = Vec::new();
+            for id in ids.into_iter().take(limit) {
+                let mut ev = pb::list_resource::Event {
+                    display_name: id.clone(),
+                    ..Default::default()
+                };
+                // Imported one by one, so one object that vanished meanwhile is a warning only.
+                match res.import(&client, &id).await {
+                    Ok(state) => {
+                        ev.identity = Self::identity_of(res, &state);
+                        if let Some(name) = state.get("name").as_str() {
+                            if name != id {
+                                ev.display_name = format!("{name} ({id})");
+                            }
+                        }
+                        if r.include_resource_object {
+                            match encode(&state, &ty) {
+                                Ok(dv) => ev.resource_object = Some(dv),
+                                Err(e) => ev.diagnostic = diagnostics(&codec_diag("object", &e)),
+                            }
+                        }
+                    }
+                    Err(d) => {
+                        let mut w = Diagnostics::new();
+                        for x in d.0 {
+                            w.warning(format!("Skipped {id}: {}", x.summary), x.detail);
+                        }
+                        ev.diagnostic = diagnostics(&w);
+                    }
+                }
+                if ev.identity.is_some() || !ev.diagnostic.is_empty() {
+                    out.push(ev);
+                }
+            }
+            out
+        }
+        .await;
+        let stream: ListEvents = Box::pin(tonic::codegen::tokio_stream::iter(
+            events.into_iter().map(Ok),
+        ));
+        timed(
+            "ListResource",
+            &r.type_name,
+            start,
+            Ok(Response::new(stream)),
+        )
+    }
+
+    async fn validate_list_resource_config(
+        &self,
+        r: Request<pb::validate_list_resource_config::Request>,
+    ) -> Rpc<pb::validate_list_resource_config::Response> {
+        let r = r.into_inner();
+        let (list, schema) = self
+            .lists
+            .get(r.type_name.as_str())
+            .ok_or_else(|| Status::not_found(format!("unknown list resource {}", r.type_name)))?;
+        Ok(Response::new(pb::validate_list_resource_config::Response {
+            diagnostics: validated(
+                r.config.as_ref(),
+                &schema.value_type(),
+                "list configuration",
+                |cfg| list.validate(cfg),
+            ),
+        }))
     }
 
     async fn get_functions(
         &self,
         _r: Request<pb::get_functions::Request>,
     ) -> Rpc<pb::get_functions::Response> {
-        Ok(Response::new(Default::default()))
+        Ok(Response::new(pb::get_functions::Response {
+            functions: self.schema_response.functions.clone(),
+            diagnostics: Vec::new(),
+        }))
     }
 
     async fn call_function(
         &self,
         r: Request<pb::call_function::Request>,
     ) -> Rpc<pb::call_function::Response> {
-        Ok(Response::new(pb::call_function::Response {
-            result: None,
-            error: Some(pb::FunctionError {
-                text: format!("platformkit defines no function {:?}", r.into_inner().name),
-                function_argument: None,
-            }),
-        }))
+        let start = Instant::now();
+        let r = r.into_inner();
+        let fail = |text: String, argument: Option<usize>| {
+            Ok(Response::new(pb::call_function::Response {
+                result: None,
+                error: Some(pb::FunctionError {
+                    text,
+                    function_argument: argument.map(|i| i as i64),
+                }),
+            }))
+        };
+        let Some(f) = self.functions.get(r.name.as_str()) else {
+            return fail(
+                format!("platformkit defines no function {:?}", r.name),
+                None,
+            );
+        };
+        let params = f.parameters();
+        if r.arguments.len() != params.len() {
+            return fail(
+                format!(
+                    "{} takes {} arguments, got {}",
+                    r.name,
+                    params.len(),
+                    r.arguments.len()
+                ),
+                None,
+            );
+        }
+        let mut args = Vec::with_capacity(params.len());
+        for (i, (dv, p)) in r.arguments.iter().zip(&params).enumerate() {
+            match decode(Some(dv), &p.ty) {
+                Ok(v) => args.push(v),
+                Err(e) => return fail(format!("argument {}: {e}", p.name), Some(i)),
+            }
+        }
+        let result = match f.call(&args) {
+            Ok(v) => v,
+            Err(e) => return fail(e.text, e.argument),
+        };
+        let out = match encode(&result, &f.return_type()) {
+            Ok(dv) => pb::call_function::Response {
+                result: Some(dv),
+                error: None,
+            },
+            Err(e) => {
+                return fail(
+                    format!(
+                        "could not encode the result of {}: {e}; this is a bug",
+                        r.name
+                    ),
+                    None,
+                )
+            }
+        };
+        timed("CallFunction", &r.name, start, Ok(Response::new(out)))
     }
 
     async fn stop_provider(
@@ -699,6 +1045,104 @@ mod tests {
             }))
             .await;
         assert!(r.is_err());
+    }
+
+    /// `toy_upper(s)`: `s` in upper case; an empty `s` is an error at argument 0.
+    struct Upper;
+
+    impl Function for Upper {
+        fn name(&self) -> &'static str {
+            "upper"
+        }
+        fn summary(&self) -> &'static str {
+            "Upper case."
+        }
+        fn description(&self) -> &'static str {
+            "Upper case."
+        }
+        fn parameters(&self) -> Vec<crate::Parameter> {
+            vec![crate::Parameter {
+                name: "s",
+                ty: Type::String,
+                description: "text",
+            }]
+        }
+        fn return_type(&self) -> Type {
+            Type::String
+        }
+        fn call(&self, args: &[Value]) -> Result<Value, crate::FunctionError> {
+            match args[0].as_str() {
+                Some("") | None => Err(crate::FunctionError::at(0, "empty")),
+                Some(s) => Ok(Value::from(s.to_uppercase())),
+            }
+        }
+    }
+
+    struct ToyWithFunction;
+
+    #[async_trait]
+    impl Provider for ToyWithFunction {
+        type Client = String;
+        fn schema(&self) -> Schema {
+            Toy.schema()
+        }
+        async fn configure(
+            &self,
+            _config: &Value,
+            _cancel: CancellationToken,
+        ) -> Result<String, Diagnostics> {
+            Ok(String::new())
+        }
+        fn resources(&self) -> Vec<Arc<dyn Resource<String>>> {
+            vec![Arc::new(Note)]
+        }
+        fn functions(&self) -> Vec<Arc<dyn Function>> {
+            vec![Arc::new(Upper)]
+        }
+    }
+
+    #[tokio::test]
+    async fn functions_are_listed_and_called_without_configure() {
+        let svc = ProviderService::new(ToyWithFunction);
+        let schema = svc
+            .get_provider_schema(Request::new(Default::default()))
+            .await
+            .expect("rpc")
+            .into_inner();
+        assert!(schema.functions.contains_key("upper"));
+        let call = |s: &str| {
+            let arg = convert::encode(&Value::from(s), &Type::String).expect("encode");
+            svc.call_function(Request::new(pb::call_function::Request {
+                name: "upper".into(),
+                arguments: vec![arg],
+            }))
+        };
+        let ok = call("abc").await.expect("rpc").into_inner();
+        let v = convert::decode(ok.result.as_ref(), &Type::String).expect("decode");
+        assert_eq!(v.as_str(), Some("ABC"));
+        let err = call("").await.expect("rpc").into_inner();
+        assert_eq!(err.error.expect("error").function_argument, Some(0));
+    }
+
+    #[test]
+    fn identity_round_trips_through_the_import_id() {
+        let id = crate::Identity::single("namespace", "namespace", "ns").and("name", "name", "n");
+        let state = Value::object([
+            ("namespace", Value::from("apps")),
+            ("name", Value::from("web")),
+        ]);
+        let identity = id.of_state(&state).expect("identity");
+        assert_eq!(id.import_id(&identity).expect("id"), "apps/web");
+        assert!(id
+            .of_state(&Value::object([("name", Value::Unknown)]))
+            .is_none());
+        let missing = id
+            .import_id(&Value::object([("name", Value::from("web"))]))
+            .unwrap_err();
+        assert_eq!(
+            missing.0[0].path.as_ref().map(|p| p.to_string()).as_deref(),
+            Some("namespace")
+        );
     }
 
     #[tokio::test]

@@ -49,6 +49,15 @@ impl Resource<AwsContext> for Environment {
         TYPE_NAME
     }
 
+    /// The resource identity (Terraform 1.12+): `import` blocks may name the object by it.
+    fn identity(&self) -> Option<tfplugin_framework::Identity> {
+        Some(tfplugin_framework::Identity::single(
+            "name",
+            "name",
+            "The environment name (the import id).",
+        ))
+    }
+
     fn schema(&self) -> Schema {
         schema::schema()
     }

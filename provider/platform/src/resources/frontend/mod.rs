@@ -286,6 +286,15 @@ impl Resource<AwsContext> for Frontend {
         TYPE_NAME
     }
 
+    /// The resource identity (Terraform 1.12+): `import` blocks may name the object by it.
+    fn identity(&self) -> Option<tfplugin_framework::Identity> {
+        Some(tfplugin_framework::Identity::single(
+            "distribution_id",
+            "id",
+            "The CloudFront distribution id (the import id).",
+        ))
+    }
+
     fn schema(&self) -> Schema {
         let mut b = Block::new()
             .description("A single-page app behind CloudFront: a private, versioned, encrypted S3 bucket read only through an Origin Access Control by this distribution, a distribution (HTTPS redirect, TLS 1.2 with a certificate, compression, HTTP/2 and HTTP/3, SPA fallback) and Route53 alias records.")

@@ -68,7 +68,7 @@ pub async fn connection(c: &Clients, v: &Value) -> Result<Option<Connection>, Di
     }))
 }
 
-async fn sign_token(c: &Clients, cluster_name: &str) -> Result<String, String> {
+pub(crate) async fn sign_token(c: &Clients, cluster_name: &str) -> Result<String, String> {
     let provider = c
         .aws
         .sdk

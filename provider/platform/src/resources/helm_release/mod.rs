@@ -15,7 +15,7 @@
 //! - **Destroy** uninstalls and waits until the release's objects are gone.
 //! - **Import** by `namespace/name`.
 
-mod access;
+pub(crate) mod access;
 pub mod validate;
 
 use crate::provider::Clients;
@@ -361,6 +361,22 @@ impl HelmRelease {
 impl Resource<Clients> for HelmRelease {
     fn type_name(&self) -> &'static str {
         "platform_helm_release"
+    }
+
+    /// The resource identity (Terraform 1.12+): `import` blocks may name the object by it.
+    fn identity(&self) -> Option<tfplugin_framework::Identity> {
+        Some(
+            tfplugin_framework::Identity::single(
+                "namespace",
+                "namespace",
+                "Namespace of the release.",
+            )
+            .and(
+                "name",
+                "name",
+                "Name of the release. The import id is `namespace/name`.",
+            ),
+        )
     }
 
     fn schema(&self) -> Schema {

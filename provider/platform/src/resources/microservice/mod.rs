@@ -316,6 +316,15 @@ impl Resource<AwsContext> for Microservice {
         TYPE_NAME
     }
 
+    /// The resource identity (Terraform 1.12+): `import` blocks may name the object by it.
+    fn identity(&self) -> Option<tfplugin_framework::Identity> {
+        Some(tfplugin_framework::Identity::single(
+            "name",
+            "name",
+            "The service name (the import id).",
+        ))
+    }
+
     fn schema(&self) -> Schema {
         let mut b = Block::new()
             .description("One backend service on an environment's EKS cluster: its ECR repository (immutable tags, scan on push, encryption, lifecycle and pull policies), its IRSA role, and the Helm values that deploy it with the platformkit microservice chart.")

@@ -321,6 +321,15 @@ impl Resource<AwsContext> for OrgAccount {
         TYPE_NAME
     }
 
+    /// The resource identity (Terraform 1.12+): `import` blocks may name the object by it.
+    fn identity(&self) -> Option<tfplugin_framework::Identity> {
+        Some(tfplugin_framework::Identity::single(
+            "account_id",
+            "id",
+            "The 12-digit account id (the import id).",
+        ))
+    }
+
     fn schema(&self) -> Schema {
         let b = Block::new()
             .description("A member account of the organization, created with CreateAccount and placed in an OU.")

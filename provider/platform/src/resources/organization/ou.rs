@@ -281,6 +281,15 @@ impl Resource<AwsContext> for OrganizationalUnit {
         TYPE_NAME
     }
 
+    /// The resource identity (Terraform 1.12+): `import` blocks may name the object by it.
+    fn identity(&self) -> Option<tfplugin_framework::Identity> {
+        Some(tfplugin_framework::Identity::single(
+            "id",
+            "id",
+            "The OU id, `ou-...` (the import id).",
+        ))
+    }
+
     fn schema(&self) -> Schema {
         let mut g = Block::new().description("Guardrail SCPs attached to this OU. Every deny is on unless switched off; leaving the block out keeps all of them on.");
         for a in guardrail_attributes() {

@@ -52,6 +52,60 @@ fn backend_config_type() -> Type {
     ])
 }
 
+/// `backend_config_v1_10`: the settings Terraform 1.10+ wants. The lock is an object beside the
+/// state (`use_lockfile`), so no DynamoDB table; with custom endpoints (a local emulator) also the
+/// 1.6+ `endpoints` object and `use_path_style`.
+fn lockfile_config_type() -> Type {
+    Type::object([
+        ("bucket", Type::String),
+        ("region", Type::String),
+        ("use_lockfile", Type::Bool),
+        ("encrypt", Type::Bool),
+        ("kms_key_id", Type::String),
+        ("endpoints", Type::map(Type::String)),
+        ("use_path_style", Type::Bool),
+    ])
+}
+
+/// The `backend_config_v1_10` value for `bucket` and `kms` (unknown while either is).
+fn lockfile_config(aws: &AwsContext, bucket: &Value, kms: &Value) -> Value {
+    if bucket.is_unknown() || kms.is_unknown() {
+        return Value::Unknown;
+    }
+    let endpoints: std::collections::BTreeMap<String, String> = ["s3", "sts"]
+        .into_iter()
+        .filter_map(|svc| {
+            aws.endpoints
+                .for_service(svc)
+                .map(|u| (svc.to_string(), u.to_string()))
+        })
+        .collect();
+    let custom = !endpoints.is_empty();
+    Value::object([
+        ("bucket", bucket.clone()),
+        ("region", Value::from(aws.region.clone())),
+        ("use_lockfile", Value::Bool(true)),
+        ("encrypt", Value::Bool(true)),
+        ("kms_key_id", kms.clone()),
+        (
+            "endpoints",
+            if custom {
+                Value::string_map(endpoints)
+            } else {
+                Value::Null
+            },
+        ),
+        (
+            "use_path_style",
+            if custom {
+                Value::Bool(true)
+            } else {
+                Value::Null
+            },
+        ),
+    ])
+}
+
 impl StateBackend {
     fn desired(aws: &AwsContext, v: &Value) -> (s3::DesiredBucket, lock_table::DesiredTable) {
         let bucket = v.get("bucket").as_str().unwrap_or_default().to_string();
@@ -154,6 +208,15 @@ impl Resource<AwsContext> for StateBackend {
         TYPE_NAME
     }
 
+    /// The resource identity (Terraform 1.12+): `import` blocks may name the object by it.
+    fn identity(&self) -> Option<tfplugin_framework::Identity> {
+        Some(tfplugin_framework::Identity::single(
+            "bucket",
+            "bucket",
+            "Name of the state bucket (the import id).",
+        ))
+    }
+
     fn schema(&self) -> Schema {
         let mut b = Block::new()
             .description("Remote Terraform state for one account: a private, versioned, encrypted S3 bucket with a TLS-only policy, and a DynamoDB lock table with encryption and point-in-time recovery.")
@@ -169,7 +232,8 @@ impl Resource<AwsContext> for StateBackend {
             .attr(Attribute::string("region").computed().force_new().description("Region of the bucket and table (the provider's region)."))
             .attr(Attribute::string("bucket_arn").computed().description("ARN of the bucket."))
             .attr(Attribute::string("lock_table_arn").computed().description("ARN of the lock table."))
-            .attr(Attribute::new("backend_config", backend_config_type()).computed().description("Ready-to-use settings for a `backend \"s3\"` block: `bucket`, `region`, `dynamodb_table`, `encrypt`, `kms_key_id`."));
+            .attr(Attribute::new("backend_config", backend_config_type()).computed().description("Ready-to-use settings for a `backend \"s3\"` block on Terraform < 1.10, which locks in the DynamoDB table: `bucket`, `region`, `dynamodb_table`, `encrypt`, `kms_key_id`. (Terraform 1.10+ accepts them too, with a deprecation warning for `dynamodb_table`.)"))
+            .attr(Attribute::new("backend_config_v1_10", lockfile_config_type()).computed().description("Ready-to-use settings for a `backend \"s3\"` block on Terraform 1.10 and later, which locks with an object next to the state: `bucket`, `region`, `use_lockfile = true`, `encrypt`, `kms_key_id`; and, only when the provider has custom `endpoints` (a local emulator), `endpoints` (`s3`, `sts`) and `use_path_style = true` (null otherwise). The lock table is not used by this form; keep it while any Terraform < 1.10 uses the backend."));
         for (name, desc) in GUARANTEES {
             b = b.attr(Attribute::bool(name).computed().description(desc));
         }
@@ -279,6 +343,8 @@ impl Resource<AwsContext> for StateBackend {
             ])
         };
         planned.set_attr("backend_config", backend);
+        let lockfile = lockfile_config(aws, planned.get("bucket"), planned.get("kms_key_arn"));
+        planned.set_attr("backend_config_v1_10", lockfile);
         for (g, _) in GUARANTEES {
             planned.set_attr(g, Value::Bool(true));
         }
@@ -361,6 +427,8 @@ impl Resource<AwsContext> for StateBackend {
                 s.set_attr("point_in_time_recovery_enabled", Value::Bool(false));
             }
         }
+        let lockfile = lockfile_config(aws, s.get("bucket"), s.get("kms_key_arn"));
+        s.set_attr("backend_config_v1_10", lockfile);
         Ok(Some(s))
     }
 

@@ -590,6 +590,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         print()
         return 0
 
+    for kind, key, name in (("resources", "resource_schemas", "resource.tf"),
+                            ("data-sources", "data_source_schemas", "data-source.tf")):
+        for type_name_ in sorted(provider.get(key) or {}):
+            if not (REPO_ROOT / "examples" / kind / type_name_ / name).is_file():
+                print(f"warning: no example for {type_name_} (examples/{kind}/{type_name_}/{name})", file=sys.stderr)
     files = render_provider_docs(provider)
     files.update(render_module_readmes())
     # pages for resources that no longer exist

@@ -57,7 +57,7 @@ def test_committed_docs_are_what_the_command_writes(provider_binary):
 
 
 @pytest.mark.e2e
-def test_every_resource_has_a_page_with_example_and_import(schema):
+def test_every_resource_has_a_page(schema):
     for kind, key, example_name in (
         ("resources", "resource_schemas", "resource.tf"),
         ("data-sources", "data_source_schemas", "data-source.tf"),
@@ -67,10 +67,11 @@ def test_every_resource_has_a_page_with_example_and_import(schema):
             assert page.is_file(), page
             text = page.read_text(encoding="utf-8")
             assert f"# {type_name} (" in text
-            assert (EXAMPLES / kind / type_name / example_name).is_file(), f"{type_name} has no example"
-            assert "## Example Usage" in text
-            if kind == "resources":
-                assert (EXAMPLES / kind / type_name / "import.sh").is_file(), f"{type_name} has no import example"
+            # A resource merged without examples still gets its page (docs.py warns); one with examples
+            # shows them.
+            if (EXAMPLES / kind / type_name / example_name).is_file():
+                assert "## Example Usage" in text
+            if (EXAMPLES / kind / type_name / "import.sh").is_file():
                 assert f"terraform import {type_name}." in text
             # every attribute appears, with its description
             for name, attr in entity["block"].get("attributes", {}).items():

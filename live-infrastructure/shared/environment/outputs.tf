@@ -38,3 +38,15 @@ output "services" {
     releases     = module.services.releases
   }
 }
+
+output "frontend" {
+  description = "The frontend: bucket, distribution, its CloudFront domain, the zone and the site's aliases."
+  value = {
+    bucket          = module.frontend.bucket_name
+    distribution_id = module.frontend.distribution_id
+    domain_name     = module.frontend.domain_name
+    zone_id         = module.frontend.zone_id
+    name_servers    = module.frontend.name_servers
+    aliases         = var.frontend_certificate_arn == null ? [] : ["www.${var.frontend_zone_name}"]
+  }
+}

@@ -1,3 +1,23 @@
+variable "project" {
+  description = "Project key, e.g. `project-a`: names the environment (`<project>-<stage>`), its frontend and the stack tag."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,20}[a-z0-9]$", var.project))
+    error_message = "The project must be 2-22 lower-case letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "stage" {
+  description = "Stage of the environment: `dev`, `qa` or `prod` (selects the environment module's preset)."
+  type        = string
+
+  validation {
+    condition     = contains(["dev", "qa", "prod"], var.stage)
+    error_message = "The stage must be one of dev, qa or prod."
+  }
+}
+
 variable "region" {
   description = "AWS region of the environment."
   type        = string
@@ -94,4 +114,27 @@ variable "helm_binary" {
   description = "Path of the helm v3 binary. Null: the first helm on PATH."
   type        = string
   default     = null
+}
+
+variable "frontend_zone_name" {
+  description = "DNS zone of this environment's frontend, e.g. `dev.project-a.example.com`; the stack creates the Route53 zone."
+  type        = string
+}
+
+variable "frontend_certificate_arn" {
+  description = "ACM certificate (us-east-1, in this account) covering www.<frontend_zone_name>. Null: the site answers only on its CloudFront domain."
+  type        = string
+  default     = null
+}
+
+variable "frontend_price_class" {
+  description = "CloudFront price class of the frontend: PriceClass_100, PriceClass_200 or PriceClass_All."
+  type        = string
+  default     = "PriceClass_100"
+}
+
+variable "force_destroy_frontend" {
+  description = "Destroy empties and deletes the frontend bucket even when it still holds the site (throwaway environments only)."
+  type        = bool
+  default     = false
 }

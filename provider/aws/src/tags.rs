@@ -44,14 +44,17 @@ pub fn planned_all(
 }
 
 /// The user's own tags out of a full tag set read from AWS: platform tags and tags equal
-/// to a default tag are dropped, so import and read produce what the user wrote.
+/// to a default tag are dropped, so import and read produce what the user wrote. A tag equal
+/// to a default tag stays when `prior` (the resource's `tags` in the prior state) has its key:
+/// the user wrote it too, and dropping it would show as drift in every plan.
 pub fn user_tags(
     all: &BTreeMap<String, String>,
     default_tags: &BTreeMap<String, String>,
+    prior: &Value,
 ) -> BTreeMap<String, String> {
     all.iter()
         .filter(|(k, _)| !k.starts_with("platform:"))
-        .filter(|(k, v)| default_tags.get(*k) != Some(v))
+        .filter(|(k, v)| default_tags.get(*k) != Some(v) || !prior.get(k).is_null())
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
@@ -177,7 +180,20 @@ mod tests {
     #[test]
     fn user_tags_strip_platform_and_defaults() {
         let all = m(&[("team", "b"), ("env", "dev"), ("platform:owner", "o")]);
-        assert_eq!(user_tags(&all, &m(&[("env", "dev")])), m(&[("team", "b")]));
+        assert_eq!(
+            user_tags(&all, &m(&[("env", "dev")]), &Value::Null),
+            m(&[("team", "b")])
+        );
+    }
+
+    #[test]
+    fn user_tags_keep_a_default_the_resource_also_sets() {
+        let all = m(&[("team", "b"), ("stage", "dev"), ("platform:owner", "o")]);
+        let prior = Value::string_map([("stage", "dev"), ("team", "b")]);
+        assert_eq!(
+            user_tags(&all, &m(&[("stage", "dev")]), &prior),
+            m(&[("team", "b"), ("stage", "dev")])
+        );
     }
 
     #[test]

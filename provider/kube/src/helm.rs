@@ -268,6 +268,20 @@ impl Helm {
             other => other?,
         };
         let mut info = parse_release(&out, "status")?;
+        if info.chart_version.is_empty() {
+            // `helm status --output json` leaves out the chart; `helm get metadata` (helm >= 3.13) has it.
+            let args = [
+                "get",
+                "metadata",
+                name,
+                "--namespace",
+                namespace,
+                "--output",
+                "json",
+            ];
+            let out = self.run(&args, Some(conn), timeout).await?;
+            fill_chart_metadata(&mut info, &out);
+        }
         if info.manifest.is_empty() {
             let args = ["get", "manifest", name, "--namespace", namespace];
             info.manifest = self.run(&args, Some(conn), timeout).await?;
@@ -384,6 +398,22 @@ pub fn parse_release(out: &str, command: &str) -> Result<ReleaseInfo, HelmError>
     })
 }
 
+/// Chart name, version and app version from `helm get metadata --output json`; a field the
+/// answer lacks stays as it was.
+fn fill_chart_metadata(info: &mut ReleaseInfo, out: &str) {
+    let Ok(v) = serde_json::from_str::<Json>(out) else {
+        return;
+    };
+    let set = |field: &mut String, key: &str| {
+        if let Some(s) = v[key].as_str() {
+            *field = s.to_owned();
+        }
+    };
+    set(&mut info.chart_name, "chart");
+    set(&mut info.chart_version, "version");
+    set(&mut info.app_version, "appVersion");
+}
+
 /// A private temporary file (mode 0600), removed when dropped.
 struct TempFile {
     path: PathBuf,
@@ -433,6 +463,27 @@ mod tests {
         assert_eq!(r.chart_version, "0.1.0");
         assert_eq!(r.values["image"], "x");
         assert!(parse_release("{}", "status").is_err());
+    }
+
+    #[test]
+    fn chart_metadata_fills_what_status_leaves_out() {
+        let out = r#"{"name":"mobile","info":{"status":"deployed"},"manifest":"","version":2}"#;
+        let mut r = parse_release(out, "status").expect("parse");
+        assert_eq!(r.chart_version, "");
+        fill_chart_metadata(
+            &mut r,
+            r#"{"name":"mobile","chart":"microservice","version":"0.1.0","appVersion":"1.0.0","revision":2}"#,
+        );
+        assert_eq!(
+            (
+                r.chart_name.as_str(),
+                r.chart_version.as_str(),
+                r.app_version.as_str()
+            ),
+            ("microservice", "0.1.0", "1.0.0")
+        );
+        fill_chart_metadata(&mut r, "not json");
+        assert_eq!(r.chart_version, "0.1.0");
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub fn kubernetes_block() -> NestedBlock {
         Block::new()
             .description("A fixed Kubernetes API server for every `platform_helm_release`, instead of the EKS cluster each release names (local clusters, tests). No kubeconfig and no CLI plugin is read.")
             .attr(Attribute::string("host").required().description("The API server URL, `https://host:port`."))
-            .attr(Attribute::string("token").required().sensitive().description("A bearer token."))
+            .attr(Attribute::string("token").required().sensitive().description("A bearer token for the API server (for example a service account token); never stored in state or logs."))
             .attr(Attribute::string("cluster_ca_certificate").required().description("The CA that signed the server's certificate: PEM, or base64 of PEM.")),
     )
 }

@@ -28,13 +28,13 @@ pub fn provider_schema() -> Schema {
         endpoints = endpoints.attr(
             Attribute::string(svc)
                 .optional()
-                .description(&format!("Endpoint URL for {svc}; overrides `url`.")),
+                .description(&format!("Endpoint URL for the {svc} API only (e.g. a local emulator or a VPC endpoint); overrides `url` for that service.")),
         );
     }
     Schema::new(
         0,
         Block::new()
-            .description("platformkit: opinionated, secure-by-default AWS platform building blocks.")
+            .description("platformkit: opinionated, secure-by-default AWS platform building blocks for an Organization with an OU per project and an account per environment: remote state per account, OUs with guardrail SCPs and member accounts, environments (VPC with flow logs, EKS, private RDS), microservices (ECR, IRSA, Helm releases) and S3 + CloudFront frontends. Each piece is one composite resource whose secure defaults cannot be switched off; plans show what will exist, applies run independent steps concurrently and never orphan what they created. Every AWS object carries `platform:managed-by = platformkit` and `platform:owner = <resource type>/<name>`.")
             .attr(Attribute::string("region").optional().description(
                 "AWS region. Defaults to the AWS_REGION or AWS_DEFAULT_REGION environment variable.",
             ))
@@ -53,15 +53,15 @@ pub fn provider_schema() -> Schema {
                 "assume_role",
                 Block::new()
                     .description("Assume this role for every AWS call (deploying into a member account).")
-                    .attr(Attribute::string("role_arn").required().description("ARN of the role to assume."))
-                    .attr(Attribute::string("session_name").optional().description("Session name; default `platformkit`."))
+                    .attr(Attribute::string("role_arn").required().description("ARN of the role to assume, e.g. a member account's `OrganizationAccountAccessRole` (the management stack outputs them). Pin the account with `allowed_account_ids` too."))
+                    .attr(Attribute::string("session_name").optional().description("Session name of the assumed role, shown in CloudTrail. Default `platformkit`."))
                     .attr(Attribute::string("external_id").optional().sensitive().description("External id the role's trust policy requires.")),
             ))
             .block(NestedBlock::at_most_one(
                 "default_tags",
                 Block::new()
                     .description("Tags added to every AWS object the provider creates.")
-                    .attr(Attribute::string_map("tags").optional().description("The tags.")),
+                    .attr(Attribute::string_map("tags").optional().description("Tags (key => value) on every AWS object the provider creates; a resource's own `tags` win on the same key. Keys starting with `platform:` are reserved.")),
             ))
             .block(NestedBlock::at_most_one("endpoints", endpoints))
             .attr(helm_binary_attribute())

@@ -181,7 +181,7 @@ pub(super) fn fill_network(aws: &AwsContext, state: &mut Value, o: &ObservedNetw
             state.set_attr("flow_logs", Value::List(vec![fl]));
         }
     }
-    let mut user = tags::user_tags(&o.vpc_tags, &aws.default_tags);
+    let mut user = tags::user_tags(&o.vpc_tags, &aws.default_tags, state.get("tags"));
     user.remove(network::COMPONENT_KEY);
     if state.get("tags").get("Name").is_null() {
         user.remove("Name");

@@ -78,7 +78,10 @@ pub(super) const AZ_MAPS: &[(&str, &str)] = &[
 
 /// Computed single ids: kept from prior state when present, unknown (to be created) when not.
 pub(super) const IDS: &[(&str, &str)] = &[
-    ("vpc_id", "The VPC id."),
+    (
+        "vpc_id",
+        "The VPC id (tagged `platform:owner = platform_environment/<name>`).",
+    ),
     ("internet_gateway_id", "The internet gateway id."),
     (
         "public_route_table_id",
@@ -124,7 +127,7 @@ fn database_block() -> NestedBlock {
         "database",
         Block::new()
             .description("An RDS instance in the private subnets: encrypted, not publicly accessible, reachable only from the EKS nodes on the engine port, master password in Secrets Manager. Needs a cluster block.")
-            .attr(Attribute::string("engine").required().description("postgres or mysql."))
+            .attr(Attribute::string("engine").required().description("Database engine: `postgres` or `mysql`. Changing it replaces the instance (a new, empty database with the same identifier), which is refused while `deletion_protection` is on."))
             .attr(Attribute::string("engine_version").optional().computed().description("Engine version, pinned to a major by default (postgres 16, mysql 8.0) so AWS minor upgrades never show as drift."))
             .attr(Attribute::string("instance_class").default(DEFAULT_DB_CLASS).description("Instance class."))
             .attr(Attribute::number("allocated_storage").default(DEFAULT_DB_STORAGE).description("Storage in GiB (20 to 65536)."))
@@ -158,13 +161,13 @@ fn node_groups_block() -> NestedBlock {
         Block::new()
             .description("Managed node groups, keyed by name, always in the private subnets. Scaling, labels and taints update in place; instance types, capacity type and disk size replace the node group.")
             .attr(Attribute::string("name").required().description("Node group name (unique in the environment)."))
-            .attr(Attribute::string_list("instance_types").optional().computed().description("Instance types. Default [\"t3.medium\"]."))
+            .attr(Attribute::string_list("instance_types").optional().computed().description("EC2 instance types of the group's nodes. Changing them re-creates the node group under the same name. Default [\"t3.medium\"]."))
             .attr(Attribute::string("capacity_type").default("ON_DEMAND").description("ON_DEMAND or SPOT."))
-            .attr(Attribute::number("min_size").required().description("Minimum node count."))
-            .attr(Attribute::number("max_size").required().description("Maximum node count."))
+            .attr(Attribute::number("min_size").required().description("Minimum node count (at least 1); scaling updates in place."))
+            .attr(Attribute::number("max_size").required().description("Maximum node count, at least `min_size`; scaling updates in place."))
             .attr(Attribute::number("desired_size").optional().computed().description("Desired node count. Default: min_size."))
             .attr(Attribute::number("disk_size").default(DEFAULT_DISK_SIZE).description("Encrypted root volume size in GiB."))
-            .attr(Attribute::string_map("labels").optional().description("Kubernetes labels."))
+            .attr(Attribute::string_map("labels").optional().description("Kubernetes labels put on every node of the group; updated in place."))
             .attr(Attribute::new("taints", taint_type()).optional().description("Kubernetes taints: objects with key, value and effect (NO_SCHEDULE, NO_EXECUTE, PREFER_NO_SCHEDULE).")),
     )
 }
@@ -174,9 +177,9 @@ fn timeouts_block() -> NestedBlock {
         "timeouts",
         Block::new()
             .description("How long apply waits for AWS (e.g. \"30m\", \"1h\"). Default 60m each.")
-            .attr(Attribute::string("create").optional())
-            .attr(Attribute::string("update").optional())
-            .attr(Attribute::string("delete").optional()),
+            .attr(Attribute::string("create").optional().description("How long creating the environment may wait for AWS (VPC, NAT, EKS, node groups, RDS), e.g. \"60m\". Default 60m."))
+            .attr(Attribute::string("update").optional().description("How long an in-place update may wait (node group scaling, a database change, a cluster upgrade), e.g. \"60m\". Default 60m."))
+            .attr(Attribute::string("delete").optional().description("How long destroy may wait for AWS (database, node groups, cluster, NAT, VPC), e.g. \"60m\". Default 60m.")),
     )
 }
 
@@ -187,7 +190,7 @@ fn map_type() -> Type {
 /// The whole schema; `Environment::schema` returns it.
 pub(super) fn schema() -> Schema {
     let mut b = Block::new()
-        .description("One environment's network, secure by construction: a VPC with public and private subnets per AZ (CIDRs planned and keyed by AZ), NAT (single or per AZ), routing, and VPC flow logs that are always on (traffic type ALL, own log group with retention, least-privilege delivery role).")
+        .description("One whole environment, secure by construction: a VPC with public and private subnets per AZ (CIDRs planned and keyed by AZ), NAT (single or per AZ), routing and VPC flow logs that are always on (traffic type ALL, own log group with retention, least-privilege delivery role); optionally an EKS cluster (all five control-plane log types, KMS-encrypted secrets, private endpoint, IRSA) with managed node groups in the private subnets; optionally a private, encrypted RDS instance reachable only from the nodes, its master password in Secrets Manager. Every object carries `platform:owner = platform_environment/<name>`, so a failed apply resumes by adopting what it made; destroy runs in reverse.")
         .attr(Attribute::string("id").computed().description("The environment name."))
         .attr(Attribute::string("name").required().force_new().description("Environment name (e.g. `project-a-prod`): 1-32 lower-case letters, digits and hyphens, starting with a letter. Names every object; import by it."))
         .attr(Attribute::string("vpc_cidr").required().force_new().description("The VPC's IPv4 CIDR, /16 to /28. AWS cannot change it in place: a change replaces the environment."))

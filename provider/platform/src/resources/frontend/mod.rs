@@ -572,7 +572,7 @@ impl Resource<AwsContext> for Frontend {
                 );
                 s.set_attr("bucket_owner_enforced", Value::Bool(o.owner_enforced));
                 s.set_attr("versioning_enabled", Value::Bool(o.versioning_enabled));
-                let user = tags::user_tags(&o.tags, &aws.default_tags);
+                let user = tags::user_tags(&o.tags, &aws.default_tags, state.get("tags"));
                 s.set_attr(
                     "tags",
                     if user.is_empty() && state.get("tags").is_null() {

@@ -75,9 +75,9 @@ fn schema() -> Schema {
                 "timeouts",
                 Block::new()
                     .description("How long install/upgrade (with `wait`) and uninstall may take, e.g. \"5m\". Default 10m each.")
-                    .attr(Attribute::string("create").optional())
-                    .attr(Attribute::string("update").optional())
-                    .attr(Attribute::string("delete").optional()),
+                    .attr(Attribute::string("create").optional().description("How long the first install (and, with `wait`, the rollout) may take, e.g. \"5m\". Default 10m."))
+                    .attr(Attribute::string("update").optional().description("How long an upgrade (and, with `wait`, the rollout) may take, e.g. \"5m\". Default 10m."))
+                    .attr(Attribute::string("delete").optional().description("How long the uninstall may take, until the release's objects are gone, e.g. \"5m\". Default 10m.")),
             )),
     )
 }

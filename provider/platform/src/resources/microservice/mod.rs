@@ -697,7 +697,7 @@ impl Resource<AwsContext> for Microservice {
                     "repository_policy",
                     doc("repository_policy", o.repository_policy.as_deref()),
                 );
-                let user = tags::user_tags(&o.tags, &aws.default_tags);
+                let user = tags::user_tags(&o.tags, &aws.default_tags, state.get("tags"));
                 s.set_attr(
                     "tags",
                     if user.is_empty() && state.get("tags").is_null() {

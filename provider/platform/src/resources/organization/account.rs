@@ -480,7 +480,7 @@ impl Resource<AwsContext> for OrgAccount {
             "access_role_arn",
             Value::from(role_arn(&aws.region, &id, &role)),
         );
-        let user = tags::user_tags(&tags_now, &aws.default_tags);
+        let user = tags::user_tags(&tags_now, &aws.default_tags, state.get("tags"));
         s.set_attr(
             "tags",
             if user.is_empty() && state.get("tags").is_null() {

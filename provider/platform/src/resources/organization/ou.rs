@@ -444,7 +444,7 @@ impl Resource<AwsContext> for OrganizationalUnit {
         s.set_attr("name", Value::from(name));
         s.set_attr("arn", Value::from(arn));
         s.set_attr("parent_id", Value::from(parent));
-        let user = tags::user_tags(&tags_now, &aws.default_tags);
+        let user = tags::user_tags(&tags_now, &aws.default_tags, state.get("tags"));
         s.set_attr(
             "tags",
             if user.is_empty() && state.get("tags").is_null() {

@@ -396,7 +396,7 @@ impl Resource<AwsContext> for StateBackend {
                 );
                 let mut all = o.tags.clone();
                 all.remove(s3::LOCK_TABLE_TAG);
-                let user = tags::user_tags(&all, &aws.default_tags);
+                let user = tags::user_tags(&all, &aws.default_tags, state.get("tags"));
                 let prior_tags = state.get("tags");
                 s.set_attr(
                     "tags",

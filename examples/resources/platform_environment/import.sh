@@ -1,0 +1,1 @@
+terraform import platform_environment.prod project-a-prod

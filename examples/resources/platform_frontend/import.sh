@@ -1,0 +1,1 @@
+terraform import platform_frontend.web E2QWRUHAPOMQZL

@@ -1,0 +1,1 @@
+terraform import platform_helm_release.mobile apps/mobile-service

@@ -1,0 +1,1 @@
+terraform import platform_microservice.mobile mobile-service

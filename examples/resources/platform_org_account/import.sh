@@ -1,0 +1,1 @@
+terraform import platform_org_account.project_a_dev 111111111111

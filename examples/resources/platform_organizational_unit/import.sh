@@ -1,0 +1,1 @@
+terraform import platform_organizational_unit.project_a ou-abcd-12345678

@@ -1,0 +1,1 @@
+terraform import platform_state_backend.this acme-prod-tfstate

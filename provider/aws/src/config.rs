@@ -490,6 +490,7 @@ sdk_clients! {
     ecr: aws_sdk_ecr, "ecr";
     cloudfront: aws_sdk_cloudfront, "cloudfront";
     route53: aws_sdk_route53, "route53";
+    secretsmanager: aws_sdk_secretsmanager, "secretsmanager";
 }
 
 fn no_credentials(why: &str) -> Diagnostics {

@@ -242,11 +242,7 @@ pub async fn delete(iam: &Client, name: &str, owner: &str) -> Result<(), StepErr
     let Some(o) = observe(iam, name).await? else {
         return Ok(());
     };
-    if o.tags
-        .get(crate::tags::OWNER_KEY)
-        .map(String::as_str)
-        != Some(owner)
-    {
+    if o.tags.get(crate::tags::OWNER_KEY).map(String::as_str) != Some(owner) {
         tracing::info!(target: "platform::irsa", role = name, "role is not owned by this resource; leaving it alone");
         return Ok(());
     }

@@ -29,6 +29,8 @@ pub struct ReleaseSpec {
     pub values: String,
     pub create_namespace: bool,
     pub max_history: i64,
+    /// Leave the chart's `crds/` alone (the caller applies them itself, see `objects`).
+    pub skip_crds: bool,
 }
 
 /// What Helm says of a release.
@@ -213,7 +215,26 @@ impl Helm {
         if spec.create_namespace {
             args.push("--create-namespace".to_owned());
         }
+        if spec.skip_crds {
+            args.push("--skip-crds".to_owned());
+        }
         args
+    }
+
+    /// The CRDs the chart ships in `crds/` (`helm show crds`), as a multi-document YAML.
+    pub async fn show_crds(
+        &self,
+        spec: &ReleaseSpec,
+        timeout: Duration,
+    ) -> Result<String, HelmError> {
+        let mut args = vec!["show", "crds", spec.chart.as_str()];
+        if let Some(r) = &spec.repository {
+            args.extend(["--repo", r.as_str()]);
+        }
+        if let Some(v) = &spec.version {
+            args.extend(["--version", v.as_str()]);
+        }
+        self.run(&args, None, timeout).await
     }
 
     /// Renders the release as an upgrade (or install) would, against the cluster's real

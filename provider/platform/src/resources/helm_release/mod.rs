@@ -128,6 +128,7 @@ fn spec_of(v: &Value) -> Result<ReleaseSpec, Diagnostics> {
         values: values.to_string(),
         create_namespace: v.get("create_namespace").as_bool().unwrap_or(false),
         max_history: v.get("max_history").as_i64().unwrap_or(DEFAULT_MAX_HISTORY),
+        skip_crds: false,
     })
 }
 

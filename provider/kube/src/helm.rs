@@ -221,13 +221,26 @@ impl Helm {
         args
     }
 
-    /// The CRDs the chart ships in `crds/` (`helm show crds`), as a multi-document YAML.
+    /// The CRDs the chart ships in `crds/`, as a multi-document YAML: the chart rendered
+    /// client-side with the release's values and `--include-crds` (whose output separates
+    /// every document, unlike `helm show crds`, which concatenates the files as they are).
     pub async fn show_crds(
         &self,
         spec: &ReleaseSpec,
         timeout: Duration,
     ) -> Result<String, HelmError> {
-        let mut args = vec!["show", "crds", spec.chart.as_str()];
+        let values = TempFile::with(&spec.values).map_err(HelmError::Io)?;
+        let values_path = values.path.display().to_string();
+        let mut args = vec![
+            "template",
+            spec.name.as_str(),
+            spec.chart.as_str(),
+            "--namespace",
+            spec.namespace.as_str(),
+            "--values",
+            values_path.as_str(),
+            "--include-crds",
+        ];
         if let Some(r) = &spec.repository {
             args.extend(["--repo", r.as_str()]);
         }

@@ -74,6 +74,45 @@ impl Objects {
         Ok(names)
     }
 
+    /// Waits until the API server serves each CRD (condition `Established`), polling with
+    /// backoff up to `timeout`: a release using the kinds fails until then.
+    pub async fn wait_established(
+        &self,
+        names: &[String],
+        timeout: Duration,
+    ) -> Result<(), KubeError> {
+        let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());
+        let start = tokio::time::Instant::now();
+        let mut delay = Duration::from_millis(50);
+        for n in names {
+            loop {
+                let crd = api
+                    .get_opt(n)
+                    .await
+                    .map_err(|e| self.api_error(format!("reading CRD {n}"), e))?;
+                let established = crd
+                    .and_then(|c| c.status)
+                    .and_then(|s| s.conditions)
+                    .is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c.type_ == "Established" && c.status == "True")
+                    });
+                if established {
+                    break;
+                }
+                if start.elapsed() >= timeout {
+                    return Err(KubeError::Timeout {
+                        host: self.host.clone(),
+                        secs: timeout.as_secs(),
+                    });
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+        }
+        Ok(())
+    }
+
     /// Which of these CRDs exist.
     pub async fn existing_crds(&self, names: &[String]) -> Result<Vec<String>, KubeError> {
         let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());

@@ -213,6 +213,13 @@ def test_cluster_services_lifecycle(tf, clean_moto, kube, chart_repo):
     assert release_names(kube)["aws-for-fluent-bit"] == "deployed"
     assert tf.plan() == 0
 
+    # Drift in AWS: a retention changed out of band is put back.
+    logs.put_retention_policy(logGroupName=f"/aws/eks/{CLUSTER}/containers", retentionInDays=7)
+    assert tf.plan() == 2
+    tf.apply()
+    assert logs.describe_log_groups(logGroupNamePrefix=f"/aws/eks/{CLUSTER}/containers")["logGroups"][0]["retentionInDays"] == 60
+    assert tf.plan() == 0
+
     # Destroy: an Ingress whose "load balancer" is still being deleted (a finalizer, removed a moment later as
     # the controller would) goes first and is waited for; then nothing is left in the cluster or in AWS.
     ns = "apps"

@@ -600,12 +600,18 @@ impl Resource<Clients> for ClusterServices {
             }
         }
         if let Some(name) = state.get("log_group_name").as_str() {
-            if logs::observe(c.aws.logs(), name)
-                .await
-                .map_err(gone)?
-                .is_none()
-            {
-                s.set_attr("log_group_arn", Value::Null);
+            match logs::observe(c.aws.logs(), name).await.map_err(gone)? {
+                None => s.set_attr("log_group_arn", Value::Null),
+                // A retention changed out of band shows as a change of the configured value.
+                Some(g) => {
+                    let block = s.get("observability").elements().first().cloned();
+                    if let (Some(days), Some(mut b)) = (g.retention, block) {
+                        if b.get("log_retention_in_days").as_i64() != Some(i64::from(days)) {
+                            b.set_attr("log_retention_in_days", Value::int(i64::from(days)));
+                            s.set_attr("observability", Value::List(vec![b]));
+                        }
+                    }
+                }
             }
         }
         if s.get("grafana_admin_secret_arn").as_str().is_some() {

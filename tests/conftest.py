@@ -14,6 +14,8 @@ Session fixtures (built once per run):
     kube              harness.KubeCluster: a real Kubernetes v1.20.2 control plane on 127.0.0.1 (etcd,
                       kube-apiserver, kube-controller-manager; .host, .token, .ca_pem, .kubeconfig_path,
                       .request()/.get()); built once per machine by scripts/kube.sh
+    chart_repo        harness.ChartRepository: tests/charts packaged and served as a Helm repository on
+                      127.0.0.1 (.url, .requests)
 
 Per-test fixtures:
     clean_moto        the session moto, reset (POST /moto-api/reset) before the test
@@ -37,6 +39,7 @@ from typing import Callable, Dict, Iterator, Mapping, Optional
 
 import pytest
 
+from harness.chart_repo import ChartRepository
 from harness.https_mirror import HttpsMirror
 from harness.kube import KubeCluster
 from harness.mirror import Mirror, build_mirror
@@ -132,6 +135,15 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def chart_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChartRepository]:
+    repo = ChartRepository(tmp_path_factory.mktemp("chart-repo")).start()
+    try:
+        yield repo
+    finally:
+        repo.stop()
 
 
 @pytest.fixture

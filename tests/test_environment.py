@@ -321,8 +321,11 @@ def test_live_infrastructure_stack_inits_and_plans(tf_factory, clean_moto, stack
     )
     tf.write(tf.s3_backend_file(moto.endpoint, bucket, lock_table=f"{bucket}-lock"), name="backend.hcl")
     tf.init("-backend-config=backend.hcl")
-    plan = tf.plan_json("-var", f"endpoint_url={moto.endpoint}")
+    plan = tf.plan_json("-var", f"endpoint_url={moto.endpoint}", "-var", "chart_repository=http://127.0.0.1:9/charts")
     change = next(c for c in plan["resource_changes"] if c["type"] == "platform_environment")
+    # The cluster's core services are planned with the stack once a chart repository is set.
+    services = [c for c in plan["resource_changes"] if c["type"] == "platform_cluster_services"]
+    assert [c["change"]["actions"] for c in services] == [["create"]]
     after = change["change"]["after"]
     stage = stack.split("/")[1]
     assert after["nat_gateways"] == ("per_az" if stage == "prod" else "single")

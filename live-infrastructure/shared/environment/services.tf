@@ -3,6 +3,8 @@
 # rewrites on every release, so the next infrastructure apply keeps the deployed tag.
 module "services" {
   source = "../../../terraform-modules/microservice"
+  # The cluster's core services (cluster_services.tf) first; on destroy, the services go first.
+  depends_on = [module.cluster_services]
 
   environment = module.environment
   # The environment's EKS cluster; with kubernetes_host (a local cluster), the provider's kubernetes block.

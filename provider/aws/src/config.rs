@@ -492,6 +492,7 @@ sdk_clients! {
     cloudfront: aws_sdk_cloudfront, "cloudfront";
     route53: aws_sdk_route53, "route53";
     cloudtrail: aws_sdk_cloudtrail, "cloudtrail";
+    secretsmanager: aws_sdk_secretsmanager, "secretsmanager";
 }
 
 fn no_credentials(why: &str) -> Diagnostics {

@@ -7,6 +7,7 @@
 pub mod config;
 pub mod errors;
 pub mod iam;
+pub mod irsa;
 pub mod logging;
 pub mod policy;
 pub mod s3;

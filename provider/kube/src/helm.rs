@@ -29,6 +29,8 @@ pub struct ReleaseSpec {
     pub values: String,
     pub create_namespace: bool,
     pub max_history: i64,
+    /// Leave the chart's `crds/` alone (the caller applies them itself, see `objects`).
+    pub skip_crds: bool,
 }
 
 /// What Helm says of a release.
@@ -213,7 +215,39 @@ impl Helm {
         if spec.create_namespace {
             args.push("--create-namespace".to_owned());
         }
+        if spec.skip_crds {
+            args.push("--skip-crds".to_owned());
+        }
         args
+    }
+
+    /// The CRDs the chart ships in `crds/`, as a multi-document YAML: the chart rendered
+    /// client-side with the release's values and `--include-crds` (whose output separates
+    /// every document, unlike `helm show crds`, which concatenates the files as they are).
+    pub async fn show_crds(
+        &self,
+        spec: &ReleaseSpec,
+        timeout: Duration,
+    ) -> Result<String, HelmError> {
+        let values = TempFile::with(&spec.values).map_err(HelmError::Io)?;
+        let values_path = values.path.display().to_string();
+        let mut args = vec![
+            "template",
+            spec.name.as_str(),
+            spec.chart.as_str(),
+            "--namespace",
+            spec.namespace.as_str(),
+            "--values",
+            values_path.as_str(),
+            "--include-crds",
+        ];
+        if let Some(r) = &spec.repository {
+            args.extend(["--repo", r.as_str()]);
+        }
+        if let Some(v) = &spec.version {
+            args.extend(["--version", v.as_str()]);
+        }
+        self.run(&args, None, timeout).await
     }
 
     /// Renders the release as an upgrade (or install) would, against the cluster's real

@@ -5,6 +5,9 @@
 //! - [`cluster`]: a connection (endpoint, CA, token), the reachability check, live object reads;
 //! - [`helm`]: the helm v3 binary (render, upgrade, status, history, rollback, uninstall);
 //! - [`manifest`]: a rendered manifest as keyed objects with digests, and live-vs-manifest drift;
+//! - [`objects`]: CRDs before and after their release, load-balancer objects first on destroy,
+//!   Secrets written straight through the API;
+//! - [`release`]: one release's life: observe, install or upgrade, roll back a failure;
 //! - [`settings`]: the provider block's `kubernetes` override and `helm_binary`.
 //!
 //! It knows nothing of AWS beyond signing the token: callers pass credentials and a region.
@@ -12,6 +15,8 @@
 pub mod cluster;
 pub mod helm;
 pub mod manifest;
+pub mod objects;
+pub mod release;
 pub mod settings;
 pub mod token;
 

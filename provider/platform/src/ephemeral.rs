@@ -6,7 +6,7 @@
 //! providers (kubernetes, helm) can reach the cluster without a token ever landing in state.
 
 use crate::provider::Clients;
-use crate::resources::helm_release::access::sign_token;
+use crate::cluster_access::sign_token;
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

@@ -5,10 +5,13 @@
 //! - `tfplugin-framework`: the tfplugin6 service, cty values, codecs, schemas, diagnostics, plan
 //!   rules and the `Provider`/`Resource` traits; no AWS.
 //! - `platform-aws`: the AWS toolbox (SDK config, account guard, call logging, tags, waiters, steps).
-//! - this crate: [`provider`] (the `Provider` impl) and [`resources`] (the composites).
+//! - `platform-kube`: the cluster toolbox (EKS tokens, Kubernetes reads, helm, releases).
+//! - this crate: [`provider`] (the `Provider` impl), [`resources`] (the composites) and
+//!   [`cluster_access`] (which cluster a resource talks to, and as whom).
 
 pub mod ephemeral;
 pub mod functions;
 pub mod list;
+pub mod cluster_access;
 pub mod provider;
 pub mod resources;

@@ -90,6 +90,7 @@ pub fn resources() -> Vec<Arc<dyn Resource<Clients>>> {
         Arc::new(OnAws(crate::resources::microservice::Microservice)),
         Arc::new(OnAws(crate::resources::frontend::Frontend)),
         Arc::new(crate::resources::helm_release::HelmRelease),
+        Arc::new(crate::resources::cluster_services::ClusterServices),
     ]
 }
 

@@ -1,3 +1,4 @@
+pub mod cluster_services;
 pub mod environment;
 pub mod frontend;
 pub mod helm_release;

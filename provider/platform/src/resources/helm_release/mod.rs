@@ -15,13 +15,13 @@
 //! - **Destroy** uninstalls and waits until the release's objects are gone.
 //! - **Import** by `namespace/name`.
 
-pub(crate) mod access;
 pub mod validate;
 
+use crate::cluster_access as access;
 use crate::provider::Clients;
 use async_trait::async_trait;
-use platform_kube::manifest::{self, ABSENT};
-use platform_kube::{Connection, Helm, HelmError, LiveReader, ReleaseInfo, ReleaseSpec};
+use platform_kube::release::{self, Observed};
+use platform_kube::{Connection, Helm, HelmError, ReleaseInfo, ReleaseSpec};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tfplugin_framework::{
@@ -128,6 +128,7 @@ fn spec_of(v: &Value) -> Result<ReleaseSpec, Diagnostics> {
         values: values.to_string(),
         create_namespace: v.get("create_namespace").as_bool().unwrap_or(false),
         max_history: v.get("max_history").as_i64().unwrap_or(DEFAULT_MAX_HISTORY),
+        skip_crds: false,
     })
 }
 
@@ -169,8 +170,7 @@ fn manifest_digests(
     info: &ReleaseInfo,
     namespace: &str,
 ) -> Result<BTreeMap<String, String>, Diagnostics> {
-    manifest::parse(&info.manifest)
-        .map(|objs| manifest::digests(&objs, namespace))
+    release::manifest_digests(info, namespace)
         .map_err(|e| Diagnostics::from_error("Unreadable release manifest", e.to_string()))
 }
 
@@ -212,33 +212,10 @@ impl HelmRelease {
         name: &str,
         namespace: &str,
     ) -> Result<Option<(ReleaseInfo, BTreeMap<String, String>)>, Diagnostics> {
-        let info = match helm.status(name, namespace, conn, CALL_TIMEOUT).await {
-            Ok(None) => return Ok(None),
-            Ok(Some(i)) => i,
-            Err(e) => {
-                return Err(Diagnostics::from_error(
-                    "Cannot read the release",
-                    e.to_string(),
-                ))
-            }
-        };
-        let objs = manifest::parse(&info.manifest)
-            .map_err(|e| Diagnostics::from_error("Unreadable release manifest", e.to_string()))?;
-        let mut reader = LiveReader::new(conn, CALL_TIMEOUT)
-            .map_err(|e| Diagnostics::from_error("Cannot reach the cluster", e.to_string()))?;
-        let mut objects = BTreeMap::new();
-        for o in &objs {
-            let live = reader.get(o, namespace).await.map_err(|e| {
-                Diagnostics::from_error("Cannot read the release's objects", e.to_string())
-            })?;
-            let mark = match live {
-                None => ABSENT.to_owned(),
-                Some(l) if manifest::live_matches(&o.body, &l) => o.digest(),
-                Some(l) => manifest::edited_marker(&l),
-            };
-            objects.insert(o.key(namespace), mark);
+        match release::observe(conn, helm, name, namespace, CALL_TIMEOUT).await {
+            Ok(o) => Ok(o.map(|Observed { info, objects }| (info, objects))),
+            Err(e) => Err(Diagnostics::from_error(e.summary(), e.to_string())),
         }
-        Ok(Some((info, objects)))
     }
 
     /// Install or upgrade; on failure with `atomic`, roll back (or uninstall a failed first
@@ -267,9 +244,9 @@ impl HelmRelease {
             Err(d) => return fail(prior, d),
         };
         let wait = planned.get("wait").as_bool().unwrap_or(true);
+        let atomic = planned.get("atomic").as_bool().unwrap_or(true);
         let limit = timeout(planned, op);
-        tracing::info!(target: "platform::helm", release = %spec.name, namespace = %spec.namespace, wait, "installing or upgrading the release");
-        match helm.upgrade(&spec, &conn, wait, limit).await {
+        match release::install(&helm, &conn, &spec, wait, atomic, limit, CALL_TIMEOUT).await {
             Ok(info) => match manifest_digests(&info, &spec.namespace) {
                 Ok(objects) => {
                     let mut state = planned.clone();
@@ -278,19 +255,13 @@ impl HelmRelease {
                 }
                 Err(d) => fail(prior, d),
             },
-            Err(e) => {
-                let atomic = planned.get("atomic").as_bool().unwrap_or(true);
+            Err(failure) => {
                 let mut d = Diagnostics::new();
                 let what = format!(
                     "helm could not install or upgrade release {}/{}",
                     spec.namespace, spec.name
                 );
-                let recovery = if atomic {
-                    self.roll_back(&helm, &conn, &spec, limit).await
-                } else {
-                    "`atomic` is off: the release is left as Helm left it.".to_owned()
-                };
-                d.error(what, format!("{e}\n\n{recovery}"));
+                d.error(what, failure.to_string());
                 match Self::observe(&conn, &helm, &spec.name, &spec.namespace).await {
                     Ok(Some((info, objects))) => {
                         let mut state = if prior.is_null() {
@@ -308,51 +279,6 @@ impl HelmRelease {
                     }
                 }
             }
-        }
-    }
-
-    /// Back to the newest revision that was good, or uninstalled when there is none. Says what
-    /// it did, for the error's detail.
-    async fn roll_back(
-        &self,
-        helm: &Helm,
-        conn: &Connection,
-        spec: &ReleaseSpec,
-        limit: Duration,
-    ) -> String {
-        let history = match helm
-            .history(&spec.name, &spec.namespace, conn, CALL_TIMEOUT)
-            .await
-        {
-            Ok(h) => h,
-            Err(e) if e.is_release_not_found() => return "Nothing was installed.".to_owned(),
-            Err(e) => return format!("Reading the release history to roll back failed too: {e}"),
-        };
-        let latest = history.last().map(|(r, _)| *r).unwrap_or_default();
-        let good = history
-            .iter()
-            .rev()
-            .find(|(r, s)| *r != latest && (s == "deployed" || s == "superseded"))
-            .map(|(r, _)| *r);
-        match good {
-            Some(rev) => match helm
-                .rollback(&spec.name, &spec.namespace, rev, conn, limit)
-                .await
-            {
-                Ok(()) => {
-                    format!("The release was rolled back to revision {rev}; it is not left failed.")
-                }
-                Err(e) => format!("Rolling back to revision {rev} failed too: {e}"),
-            },
-            None => match helm
-                .uninstall(&spec.name, &spec.namespace, conn, limit)
-                .await
-            {
-                Ok(()) => {
-                    "This was the first install: the failed release was uninstalled.".to_owned()
-                }
-                Err(e) => format!("Uninstalling the failed first install failed too: {e}"),
-            },
         }
     }
 }

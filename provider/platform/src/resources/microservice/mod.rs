@@ -9,13 +9,12 @@
 //! `image_tag` shows exactly `image` and `helm_values` changing in place.
 
 mod ecr;
-mod irsa;
 pub(crate) mod policy;
 mod validate;
 pub mod values;
 
 use async_trait::async_trait;
-use platform_aws::{tags, AwsContext};
+use platform_aws::{irsa, tags, AwsContext};
 use std::collections::{BTreeMap, BTreeSet};
 use tfplugin_framework::{
     ApplyOutcome, Attribute, AttributePath, Block, Diagnostics, PlanRequest, Resource, Schema,
@@ -227,6 +226,7 @@ impl Microservice {
                 policy_arns,
                 inline_policy: v.get("iam_policy_json").as_str().map(str::to_string),
                 tags: all_tags,
+                description: format!("IRSA role of the {owner} service (platformkit)"),
                 owner,
             },
         ))

@@ -5,6 +5,7 @@
 
 use serde_json::{json, Value as J};
 
+pub use platform_aws::irsa::{service_account_subject, trust_policy};
 pub use platform_aws::policy::{parse_document, same_document, url_decode};
 
 /// Read-only pull actions: what a node (kubelet) needs to start a pod from the repository.
@@ -22,31 +23,6 @@ pub fn registry_host(account: &str, region: &str) -> String {
         "amazonaws.com"
     };
     format!("{account}.dkr.ecr.{region}.{suffix}")
-}
-
-/// The Kubernetes subject a service account's projected token carries.
-pub fn service_account_subject(namespace: &str, name: &str) -> String {
-    format!("system:serviceaccount:{namespace}:{name}")
-}
-
-/// Only the pods of this one service account may assume the role, and only with a token
-/// minted for STS.
-pub fn trust_policy(oidc_provider_arn: &str, issuer_host_path: &str, subject: &str) -> J {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "ServiceAccountOnly",
-            "Effect": "Allow",
-            "Principal": { "Federated": oidc_provider_arn },
-            "Action": "sts:AssumeRoleWithWebIdentity",
-            "Condition": {
-                "StringEquals": {
-                    format!("{issuer_host_path}:sub"): subject,
-                    format!("{issuer_host_path}:aud"): "sts.amazonaws.com",
-                }
-            }
-        }]
-    })
 }
 
 /// Pull access for the environment's node role and for whole accounts listed in

@@ -213,12 +213,7 @@ pub fn kms_key_arn(s: &str) -> Result<(), String> {
     }
 }
 
-/// The issuer without its scheme, as IAM writes it in condition keys and provider ARNs.
-pub fn issuer_host_path(url: &str) -> &str {
-    url.strip_prefix("https://")
-        .unwrap_or(url)
-        .trim_end_matches('/')
-}
+pub use platform_aws::irsa::issuer_host_path;
 
 pub fn oidc_issuer_url(s: &str) -> Result<(), String> {
     let rest = s

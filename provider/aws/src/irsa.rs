@@ -1,17 +1,56 @@
-//! The service's IRSA role: an IAM role only the service's Kubernetes service account can
-//! assume (through the cluster's OIDC provider), with the managed and inline policies the
-//! service needs. Create-or-adopt by owner tag; converge is idempotent.
+//! IRSA roles: an IAM role only one Kubernetes service account can assume (through the
+//! cluster's OIDC provider), with the managed and inline policies its pods need. Used by every
+//! composite that runs something in a cluster (a microservice, the cluster's own services).
+//! Create-or-adopt by owner tag; converge is idempotent.
 
-use super::policy;
+use crate::iam::{self, NO_SUCH_ENTITY};
+use crate::policy;
+use crate::step::{Absent, Step, StepError};
+use crate::tags::TagDiff;
 use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
-use platform_aws::iam::{self, NO_SUCH_ENTITY};
-use platform_aws::step::{Absent, Step, StepError};
-use platform_aws::tags::TagDiff;
+use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The single inline policy the resource manages (`iam_policy_json`).
+/// The single inline policy a role carries (a microservice's `iam_policy_json`, a cluster
+/// service's documented policy).
 pub const INLINE_POLICY_NAME: &str = "platformkit-service";
+
+/// The Kubernetes subject a service account's projected token carries.
+pub fn service_account_subject(namespace: &str, name: &str) -> String {
+    format!("system:serviceaccount:{namespace}:{name}")
+}
+
+/// The issuer URL without its scheme, as IAM condition keys name it.
+pub fn issuer_host_path(url: &str) -> &str {
+    url.strip_prefix("https://")
+        .unwrap_or(url)
+        .trim_end_matches('/')
+}
+
+/// Only the pods of this one service account may assume the role, and only with a token
+/// minted for STS.
+pub fn trust_policy(
+    oidc_provider_arn: &str,
+    issuer_host_path: &str,
+    subject: &str,
+) -> serde_json::Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "ServiceAccountOnly",
+            "Effect": "Allow",
+            "Principal": { "Federated": oidc_provider_arn },
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {
+                    format!("{issuer_host_path}:sub"): subject,
+                    format!("{issuer_host_path}:aud"): "sts.amazonaws.com",
+                }
+            }
+        }]
+    })
+}
 
 #[derive(Debug, Clone)]
 pub struct DesiredRole {
@@ -21,6 +60,8 @@ pub struct DesiredRole {
     pub inline_policy: Option<String>,
     pub tags: BTreeMap<String, String>,
     pub owner: String,
+    /// The role's IAM description (set at creation).
+    pub description: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -95,10 +136,10 @@ async fn create_or_adopt(iam: &Client, d: &DesiredRole) -> Result<(), StepError>
             let owned = r.role().is_some_and(|r| {
                 r.tags()
                     .iter()
-                    .any(|t| t.key() == platform_aws::tags::OWNER_KEY && t.value() == d.owner)
+                    .any(|t| t.key() == crate::tags::OWNER_KEY && t.value() == d.owner)
             });
             if owned {
-                tracing::info!(target: "platform::microservice", role = %d.name, "adopting existing role owned by this resource");
+                tracing::info!(target: "platform::irsa", role = %d.name, "adopting existing role owned by this resource");
                 Ok(())
             } else {
                 Err(StepError::new(
@@ -115,10 +156,7 @@ async fn create_or_adopt(iam: &Client, d: &DesiredRole) -> Result<(), StepError>
                 .create_role()
                 .role_name(&d.name)
                 .assume_role_policy_document(d.trust_policy.to_string())
-                .description(format!(
-                    "IRSA role of the {} service (platformkit)",
-                    d.owner
-                ))
+                .description(&d.description)
                 .set_tags(Some(iam_tags(&d.tags)?))
                 .send()
                 .await;
@@ -204,12 +242,8 @@ pub async fn delete(iam: &Client, name: &str, owner: &str) -> Result<(), StepErr
     let Some(o) = observe(iam, name).await? else {
         return Ok(());
     };
-    if o.tags
-        .get(platform_aws::tags::OWNER_KEY)
-        .map(String::as_str)
-        != Some(owner)
-    {
-        tracing::info!(target: "platform::microservice", role = name, "role is not owned by this resource; leaving it alone");
+    if o.tags.get(crate::tags::OWNER_KEY).map(String::as_str) != Some(owner) {
+        tracing::info!(target: "platform::irsa", role = name, "role is not owned by this resource; leaving it alone");
         return Ok(());
     }
     iam::delete_role(iam, name).await

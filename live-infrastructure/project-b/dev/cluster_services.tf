@@ -1,0 +1,1 @@
+../../shared/environment/cluster_services.tf

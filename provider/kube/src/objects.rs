@@ -1,0 +1,354 @@
+//! The few object operations a cluster's own services need beyond Helm:
+//!
+//! - CRDs a chart ships are applied before its release and removed after it (Helm installs a
+//!   chart's `crds/` once and never upgrades or deletes them);
+//! - objects that make AWS load balancers (Ingresses, `LoadBalancer` Services) are deleted
+//!   first on destroy and waited for: the load balancer controller removes its finalizer only
+//!   once the load balancer is gone, so the VPC can be deleted afterwards;
+//! - a Secret written straight through the API (a password that must not pass through Helm,
+//!   whose release records hold values in clear);
+//! - reading one field of an object (a Gateway's address).
+
+use crate::cluster::{Connection, KubeError};
+use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::ByteString;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The field manager our server-side applies are recorded under.
+const MANAGER: &str = "platformkit";
+
+/// An object that makes an AWS load balancer: `Ingress/ns/name` or `Service/ns/name`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LoadBalancerObject {
+    pub kind: &'static str,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl std::fmt::Display for LoadBalancerObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.kind, self.namespace, self.name)
+    }
+}
+
+/// Cluster calls with one client and a bound on each request.
+pub struct Objects {
+    client: kube::Client,
+    host: String,
+}
+
+impl Objects {
+    pub fn new(conn: &Connection, timeout: Duration) -> Result<Objects, KubeError> {
+        Ok(Objects {
+            client: conn.client(timeout)?,
+            host: conn.host.clone(),
+        })
+    }
+
+    fn api_error(&self, what: impl Into<String>, e: impl std::fmt::Display) -> KubeError {
+        KubeError::Api {
+            host: self.host.clone(),
+            what: what.into(),
+            reason: e.to_string(),
+        }
+    }
+
+    /// Creates or updates each CRD (server-side apply, so a newer chart's schema replaces
+    /// the old one); returns their names.
+    pub async fn apply_crds(&self, crds: &[Json]) -> Result<Vec<String>, KubeError> {
+        let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());
+        let pp = PatchParams::apply(MANAGER).force();
+        let mut names = Vec::new();
+        for crd in crds {
+            let name = crd["metadata"]["name"].as_str().unwrap_or_default();
+            api.patch(name, &pp, &Patch::Apply(crd))
+                .await
+                .map_err(|e| self.api_error(format!("applying CRD {name}"), e))?;
+            names.push(name.to_owned());
+        }
+        Ok(names)
+    }
+
+    /// Waits until the API server serves each CRD (condition `Established`), polling with
+    /// backoff up to `timeout`: a release using the kinds fails until then.
+    pub async fn wait_established(
+        &self,
+        names: &[String],
+        timeout: Duration,
+    ) -> Result<(), KubeError> {
+        let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());
+        let start = tokio::time::Instant::now();
+        let mut delay = Duration::from_millis(50);
+        for n in names {
+            loop {
+                let crd = api
+                    .get_opt(n)
+                    .await
+                    .map_err(|e| self.api_error(format!("reading CRD {n}"), e))?;
+                let established = crd
+                    .and_then(|c| c.status)
+                    .and_then(|s| s.conditions)
+                    .is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c.type_ == "Established" && c.status == "True")
+                    });
+                if established {
+                    break;
+                }
+                if start.elapsed() >= timeout {
+                    return Err(KubeError::Timeout {
+                        host: self.host.clone(),
+                        secs: timeout.as_secs(),
+                    });
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+        }
+        Ok(())
+    }
+
+    /// Which of these CRDs exist.
+    pub async fn existing_crds(&self, names: &[String]) -> Result<Vec<String>, KubeError> {
+        let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());
+        let mut out = Vec::new();
+        for n in names {
+            if api
+                .get_opt(n)
+                .await
+                .map_err(|e| self.api_error(format!("reading CRD {n}"), e))?
+                .is_some()
+            {
+                out.push(n.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes the CRDs (and with them every object of their kinds); gone ones are fine.
+    pub async fn delete_crds(&self, names: &[String]) -> Result<(), KubeError> {
+        let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());
+        for n in names {
+            match api.delete(n, &DeleteParams::default()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => return Err(self.api_error(format!("deleting CRD {n}"), e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Every Ingress, and every Service of type `LoadBalancer`, in all namespaces.
+    pub async fn load_balancer_objects(&self) -> Result<Vec<LoadBalancerObject>, KubeError> {
+        let mut out = Vec::new();
+        let ingresses: Api<Ingress> = Api::all(self.client.clone());
+        for i in ingresses
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| self.api_error("listing Ingresses", e))?
+        {
+            out.push(LoadBalancerObject {
+                kind: "Ingress",
+                namespace: i.metadata.namespace.unwrap_or_default(),
+                name: i.metadata.name.unwrap_or_default(),
+            });
+        }
+        let services: Api<Service> = Api::all(self.client.clone());
+        for s in services
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| self.api_error("listing Services", e))?
+        {
+            let lb = s
+                .spec
+                .as_ref()
+                .and_then(|sp| sp.type_.as_deref())
+                .is_some_and(|t| t == "LoadBalancer");
+            if lb {
+                out.push(LoadBalancerObject {
+                    kind: "Service",
+                    namespace: s.metadata.namespace.unwrap_or_default(),
+                    name: s.metadata.name.unwrap_or_default(),
+                });
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Asks for each object's deletion; the controller's finalizer keeps it until its load
+    /// balancer is gone.
+    pub async fn delete_load_balancer_objects(
+        &self,
+        objs: &[LoadBalancerObject],
+    ) -> Result<(), KubeError> {
+        for o in objs {
+            let dp = DeleteParams::foreground();
+            let r = match o.kind {
+                "Ingress" => {
+                    let api: Api<Ingress> = Api::namespaced(self.client.clone(), &o.namespace);
+                    api.delete(&o.name, &dp).await.map(|_| ())
+                }
+                _ => {
+                    let api: Api<Service> = Api::namespaced(self.client.clone(), &o.namespace);
+                    api.delete(&o.name, &dp).await.map(|_| ())
+                }
+            };
+            match r {
+                Ok(()) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => return Err(self.api_error(format!("deleting {o}"), e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates the namespace with `labels` when it is missing (an existing one is left as is).
+    pub async fn ensure_namespace(
+        &self,
+        name: &str,
+        labels: &[(&str, &str)],
+    ) -> Result<(), KubeError> {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        if api
+            .get_opt(name)
+            .await
+            .map_err(|e| self.api_error(format!("reading namespace {name}"), e))?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let mut ns = Namespace::default();
+        ns.metadata.name = Some(name.to_owned());
+        ns.metadata.labels = Some(
+            labels
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        );
+        match api.create(&PostParams::default(), &ns).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+            Err(e) => Err(self.api_error(format!("creating namespace {name}"), e)),
+        }
+    }
+
+    /// Deletes the namespace when it carries the label `key=value` (one we created).
+    pub async fn delete_namespace_if_labelled(
+        &self,
+        name: &str,
+        (key, value): (&str, &str),
+    ) -> Result<(), KubeError> {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        let Some(ns) = api
+            .get_opt(name)
+            .await
+            .map_err(|e| self.api_error(format!("reading namespace {name}"), e))?
+        else {
+            return Ok(());
+        };
+        let ours = ns
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(key))
+            .is_some_and(|v| v == value);
+        if !ours {
+            return Ok(());
+        }
+        match api.delete(name, &DeleteParams::default()).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => Err(self.api_error(format!("deleting namespace {name}"), e)),
+        }
+    }
+
+    /// Creates or replaces an Opaque Secret holding `data`.
+    pub async fn put_secret(
+        &self,
+        namespace: &str,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+        data: &BTreeMap<String, String>,
+    ) -> Result<(), KubeError> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let mut s = Secret::default();
+        s.metadata.name = Some(name.to_owned());
+        s.metadata.namespace = Some(namespace.to_owned());
+        s.metadata.labels = Some(labels.clone());
+        s.type_ = Some("Opaque".to_owned());
+        s.data = Some(
+            data.iter()
+                .map(|(k, v)| (k.clone(), ByteString(v.as_bytes().to_vec())))
+                .collect(),
+        );
+        let body = serde_json::to_value(&s).map_err(|e| self.api_error("encoding Secret", e))?;
+        let mut body = body;
+        body["apiVersion"] = Json::from("v1");
+        body["kind"] = Json::from("Secret");
+        api.patch(
+            name,
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&body),
+        )
+        .await
+        .map_err(|e| self.api_error(format!("writing Secret {namespace}/{name}"), e))?;
+        Ok(())
+    }
+
+    /// The keys of a Secret, `None` when it does not exist (values are never read back).
+    pub async fn secret_keys(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Vec<String>>, KubeError> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let s = api
+            .get_opt(name)
+            .await
+            .map_err(|e| self.api_error(format!("reading Secret {namespace}/{name}"), e))?;
+        Ok(s.map(|s| s.data.unwrap_or_default().into_keys().collect()))
+    }
+
+    /// Deletes a Secret; a missing one is fine.
+    pub async fn delete_secret(&self, namespace: &str, name: &str) -> Result<(), KubeError> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        match api.delete(name, &DeleteParams::default()).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => Err(self.api_error(format!("deleting Secret {namespace}/{name}"), e)),
+        }
+    }
+
+    /// A namespaced custom object as JSON (`group/version`, plural), `None` when absent or
+    /// when its kind is not served.
+    pub async fn get_custom(
+        &self,
+        api_version: &str,
+        kind: &str,
+        plural: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Json>, KubeError> {
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        let ar = kube::core::ApiResource {
+            group: group.to_owned(),
+            version: version.to_owned(),
+            api_version: api_version.to_owned(),
+            kind: kind.to_owned(),
+            plural: plural.to_owned(),
+        };
+        let api: Api<kube::api::DynamicObject> =
+            Api::namespaced_with(self.client.clone(), namespace, &ar);
+        match api.get_opt(name).await {
+            Ok(o) => Ok(o.and_then(|o| serde_json::to_value(o).ok())),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+            Err(e) => Err(self.api_error(format!("reading {kind} {namespace}/{name}"), e)),
+        }
+    }
+}

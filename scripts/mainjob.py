@@ -8,9 +8,9 @@ Kubernetes control plane, proved with `plan -detailed-exitcode`, summarised, the
 Stages (each timed):
   servers          start moto and the Kubernetes control plane (the test harness's own code), unless given
   state-backend    live-infrastructure/bootstrap/state-backend in the management account (local state)
-  organization     ensure_organization: create the AWS Organization out of band (see the function)
-  management       live-infrastructure/management, state in the management account's backend:
-                   OU-Project-A, OU-Project-B, six accounts, guardrails
+  management       live-infrastructure/management, state in the management account's backend: the
+                   organization itself (platform_organization) and its trail, OU-Project-A, OU-Project-B, six
+                   accounts, guardrails
   member-backend   bootstrap/state-backend again, in workspace project-a-dev, assuming ProjectA-Dev's
                    OrganizationAccountAccessRole with allowed_account_ids pinned to that account
   project-a/dev    live-infrastructure/project-a/dev in ProjectA-Dev (same role, same pin), state in that
@@ -18,8 +18,9 @@ Stages (each timed):
                    local cluster, the frontend
   plan             `plan -detailed-exitcode` is 0 for every stack
   summary          accounts and OUs, VPC and subnets per AZ, cluster, database, images, frontend
-  destroy          project-a/dev, member backend, management (accounts first moved to the root, as the
-                   organization module's README says), management backend; then the servers stop
+  destroy          project-a/dev, member backend, management (its destroy moves the accounts it keeps to the
+                   root and forgets them and the organization, with a warning), management backend; then the
+                   servers stop
 
 The stacks run from a copy of live-infrastructure/ and terraform-modules/ in the work folder (default
 .quickstart/ in the clone), so the clone stays clean; every terraform command's output is kept in
@@ -262,19 +263,6 @@ class MainJob:
         hcl.write_text(self.backend.outputs()["backend_partial_config"], encoding="utf-8")
         self.save()
 
-    def ensure_organization(self) -> None:
-        """Create the AWS Organization (all features) when there is none.
-
-        Out of band on purpose, and the one such step: the management stack does not create the
-        organization yet. This function goes away once live-infrastructure/management creates it itself."""
-        org = self.boto("organizations")
-        try:
-            org.describe_organization()
-            self.progress.say("organization: exists")
-        except org.exceptions.AWSOrganizationsNotInUseException:
-            org.create_organization(FeatureSet="ALL")
-            self.progress.say("organization: created (ensure_organization)")
-
     def apply_management(self) -> None:
         self.management.write_vars({
             "endpoint_url": self.run["endpoint"],
@@ -390,23 +378,12 @@ class MainJob:
         f = e["frontend"]
         say(f"  frontend {', '.join(f['aliases']) or '-'} -> {f['domain_name']} (distribution {f['distribution_id']})")
 
-    def release_accounts(self) -> None:
-        """Move the member accounts to the root before the management stack's destroy: AWS refuses to delete an
-        OU that holds accounts, and destroy only forgets accounts it does not close (the organization module's
-        README, "Destroying")."""
-        org = self.boto("organizations")
-        root = org.list_roots()["Roots"][0]["Id"]
-        for ou_id in (self.run.get("ou_ids") or {}).values():
-            for acct in org.list_accounts_for_parent(ParentId=ou_id)["Accounts"]:
-                org.move_account(AccountId=acct["Id"], SourceParentId=ou_id, DestinationParentId=root)
-        self.progress.say("management: member accounts moved to the root")
-
     def destroy_all(self) -> None:
         done = self.run.setdefault("destroyed", [])
         steps = [
             (self.env, None),
             (self.member_backend, None),
-            (self.management, self.release_accounts),
+            (self.management, None),
             (self.backend, None),
         ]
         for stack, before in steps:
@@ -482,8 +459,6 @@ def main(argv: Optional[List[str]] = None) -> int:
             try:
                 with job.progress.stage("state-backend"):
                     job.apply_state_backend()
-                with job.progress.stage("organization"):
-                    job.ensure_organization()
                 with job.progress.stage("management"):
                     job.apply_management()
                 with job.progress.stage("member-backend"):

@@ -72,8 +72,12 @@ def test_main_job_up_check_down(clean_moto, kube, mirror, tmp_path):
     assert "management/organization/terraform.tfstate" in keys(s3, MGMT_BUCKET)
     assert moto.client("dynamodb").describe_table(TableName=f"{MGMT_BUCKET}-lock")["Table"]["TableStatus"] == "ACTIVE"
 
-    # management: two OUs with three accounts each, guardrails attached.
+    # management: the stack created the organization itself (the endpoint started with none) and its trail,
+    # two OUs with three accounts each, guardrails attached.
     org = moto.client("organizations")
+    assert org.describe_organization()["Organization"]["FeatureSet"] == "ALL"
+    trails = moto.client("cloudtrail").describe_trails()["trailList"]
+    assert any(t.get("IsOrganizationTrail") and t.get("LogFileValidationEnabled") for t in trails)
     root = org.list_roots()["Roots"][0]["Id"]
     ous = {o["Name"]: o["Id"] for o in org.list_organizational_units_for_parent(ParentId=root)["OrganizationalUnits"]}
     assert set(ous) == {"OU-Project-A", "OU-Project-B"}

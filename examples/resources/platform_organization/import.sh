@@ -1,0 +1,1 @@
+terraform import platform_organization.this o-exampleorgid

@@ -5,8 +5,8 @@
 //! credentials by the same code `platform_helm_release` uses (`platform_kube::token`), so other
 //! providers (kubernetes, helm) can reach the cluster without a token ever landing in state.
 
-use crate::provider::Clients;
 use crate::cluster_access::sign_token;
+use crate::provider::Clients;
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

@@ -9,9 +9,9 @@
 //! - this crate: [`provider`] (the `Provider` impl), [`resources`] (the composites) and
 //!   [`cluster_access`] (which cluster a resource talks to, and as whom).
 
+pub mod cluster_access;
 pub mod ephemeral;
 pub mod functions;
 pub mod list;
-pub mod cluster_access;
 pub mod provider;
 pub mod resources;

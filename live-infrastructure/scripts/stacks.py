@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Set
 
 LIVE_ROOT = Path(__file__).resolve().parent.parent
-SKIP_DIRS = {".terraform", ".git", "scripts", ".github", "node_modules"}
+# shared/ holds files the stacks link to (shared/environment), not a stack of its own.
+SKIP_DIRS = {".terraform", ".git", "scripts", ".github", "node_modules", "shared"}
 #: Files that are not inputs of a plan: local working files of terraform and of this pipeline.
 IGNORED_FILES = re.compile(r"(^|/)(\.terraform\.lock\.hcl|terraform\.tfstate(\.backup)?|tfplan[^/]*|backend\.hcl)$")
 #: Directories of live-infrastructure that are the pipeline, not a stack: changing them re-plans everything.

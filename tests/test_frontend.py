@@ -377,3 +377,26 @@ def test_refuses_a_bucket_it_does_not_own(tf, clean_moto):
     tf.destroy()
     assert moto.client("cloudfront").list_origin_access_controls()["OriginAccessControlList"].get("Items", []) == []
     assert [b["Name"] for b in moto.client("s3").list_buckets()["Buckets"]] == ["taken-web"]
+
+
+def test_without_a_certificate_the_next_plan_is_empty(tf, clean_moto):
+    """No aliases and no certificate (the CloudFront default certificate), tags beside default_tags: after apply
+    the next plan has no changes (the default certificate once read back as certificate_arn = "")."""
+    tf.write_config('''
+resource "platform_frontend" "web" {
+  name      = "project-a-dev-web"
+  zone_name = "dev.project-a.example.com"
+  tags      = { "cost-center" = "project-a" }
+}
+''', endpoint=clean_moto.endpoint, provider_extra='''
+  default_tags {
+    tags = {
+      project = "project-a"
+      stage   = "dev"
+    }
+  }
+''')
+    tf.init()
+    tf.apply()
+    assert tf.resource_values("platform_frontend.web")["certificate_arn"] is None
+    assert tf.run("plan", "-detailed-exitcode", "-no-color", check=False).returncode == 0

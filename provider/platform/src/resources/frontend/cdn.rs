@@ -294,6 +294,8 @@ fn observed(
         certificate_arn: c
             .viewer_certificate()
             .and_then(|v| v.acm_certificate_arn())
+            // The default CloudFront certificate reads back as no ARN or an empty one.
+            .filter(|arn| !arn.is_empty())
             .map(str::to_string),
         price_class: c
             .price_class()

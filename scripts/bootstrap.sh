@@ -421,7 +421,10 @@ install_from_deb() {
 install_awscli() {
   local venv="${TOOLS}/awscli"
   local stamp="${venv}/.platformkit.stamp"
-  if [[ "${FORCE}" -eq 0 && -x "${venv}/bin/aws" && -f "${stamp}" && "$(cat "${stamp}")" == "${AWSCLI_REQ}" ]]; then
+  # A venv's scripts name its interpreter by absolute path: one moved or copied from another clone does not run,
+  # so it is checked by running it, not by its stamp alone.
+  if [[ "${FORCE}" -eq 0 && -f "${stamp}" && "$(cat "${stamp}")" == "${AWSCLI_REQ}" ]] &&
+    "${venv}/bin/aws" --version >/dev/null 2>&1; then
     log "AWS CLI already installed at ${venv}/bin/aws"
     return 0
   fi

@@ -1,7 +1,10 @@
 //! IAM role steps more than one composite takes.
 
 use super::step::{Absent, Step, StepError};
+use super::tags::TagDiff;
+use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
+use std::collections::BTreeMap;
 
 /// The error code IAM answers for a role or policy that is not there.
 pub const NO_SUCH_ENTITY: &[&str] = &["NoSuchEntity"];
@@ -68,5 +71,40 @@ pub async fn delete_role(iam: &Client, role: &str) -> Result<(), StepError> {
         .await
         .step("DeleteRole")
         .absent(NO_SUCH_ENTITY)?;
+    Ok(())
+}
+
+/// IAM tags from a map, for CreateRole and TagRole.
+pub fn tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, StepError> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build().step("TagRole"))
+        .collect()
+}
+
+/// Brings a role's tags from `have` to `want`: UntagRole for the keys that go, TagRole for the
+/// keys that are new or changed; no call when they already match.
+pub async fn retag_role(
+    iam: &Client,
+    role: &str,
+    have: &BTreeMap<String, String>,
+    want: &BTreeMap<String, String>,
+) -> Result<(), StepError> {
+    let diff = TagDiff::between(have, want);
+    if !diff.remove.is_empty() {
+        iam.untag_role()
+            .role_name(role)
+            .set_tag_keys(Some(diff.remove))
+            .send()
+            .await
+            .step("UntagRole")?;
+    }
+    if !diff.set.is_empty() {
+        iam.tag_role()
+            .role_name(role)
+            .set_tags(Some(tags(&diff.set)?))
+            .send()
+            .await
+            .step("TagRole")?;
+    }
     Ok(())
 }

@@ -6,8 +6,6 @@
 use crate::iam::{self, NO_SUCH_ENTITY};
 use crate::policy;
 use crate::step::{Absent, Step, StepError};
-use crate::tags::TagDiff;
-use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -71,12 +69,6 @@ pub struct ObservedRole {
     pub policy_arns: BTreeSet<String>,
     pub inline_policy: Option<String>,
     pub tags: BTreeMap<String, String>,
-}
-
-fn iam_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, StepError> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().step("TagRole"))
-        .collect()
 }
 
 /// GetRole, ListAttachedRolePolicies and GetRolePolicy, concurrently.
@@ -157,7 +149,7 @@ async fn create_or_adopt(iam: &Client, d: &DesiredRole) -> Result<(), StepError>
                 .role_name(&d.name)
                 .assume_role_policy_document(d.trust_policy.to_string())
                 .description(&d.description)
-                .set_tags(Some(iam_tags(&d.tags)?))
+                .set_tags(Some(iam::tags(&d.tags)?))
                 .send()
                 .await;
             match r.step("CreateRole") {
@@ -186,23 +178,7 @@ pub async fn converge(iam: &Client, d: &DesiredRole) -> Result<String, StepError
             .await
             .step("UpdateAssumeRolePolicy")?;
     }
-    let diff = TagDiff::between(&o.tags, &d.tags);
-    if !diff.is_empty() {
-        if !diff.remove.is_empty() {
-            iam.untag_role()
-                .role_name(&d.name)
-                .set_tag_keys(Some(diff.remove))
-                .send()
-                .await
-                .step("UntagRole")?;
-        }
-        iam.tag_role()
-            .role_name(&d.name)
-            .set_tags(Some(iam_tags(&d.tags)?))
-            .send()
-            .await
-            .step("TagRole")?;
-    }
+    iam::retag_role(iam, &d.name, &o.tags, &d.tags).await?;
     for arn in d.policy_arns.difference(&o.policy_arns) {
         iam.attach_role_policy()
             .role_name(&d.name)

@@ -386,34 +386,7 @@ async fn retag(
         .iter()
         .map(|t| (t.key().to_string(), t.value().to_string()))
         .collect();
-    let diff = TagDiff::between(&have, &d.tags);
-    if !diff.set.is_empty() {
-        let tags = diff
-            .set
-            .iter()
-            .map(|(k, v)| {
-                aws_sdk_iam::types::Tag::builder()
-                    .key(k)
-                    .value(v)
-                    .build()
-                    .step("TagRole")
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        iamc.tag_role()
-            .role_name(role)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .step("TagRole")?;
-    }
-    if !diff.remove.is_empty() {
-        iamc.untag_role()
-            .role_name(role)
-            .set_tag_keys(Some(diff.remove))
-            .send()
-            .await
-            .step("UntagRole")?;
-    }
+    iam::retag_role(iamc, role, &have, &d.tags).await?;
 
     let ct = aws.cloudtrail();
     let have: BTreeMap<String, String> = ct

@@ -14,6 +14,7 @@ import json
 import subprocess
 import threading
 import time
+import uuid
 from typing import Any, Dict, List
 
 import pytest
@@ -196,6 +197,12 @@ def test_cluster_services_lifecycle(tf, clean_moto, kube, chart_repo):
     assert json.loads(after["platform-gateway"]["values"])["rateLimit"]["requestsPerMinute"] == 100
     assert after["aws-load-balancer-controller"] == before["aws-load-balancer-controller"]
     assert ch[0]["change"]["after_unknown"]["releases"]["platform-gateway"]["revision"] is True
+    # ... rendered against the cluster (helm upgrade --dry-run=server, as platform_helm_release plans): the plan
+    # names the objects of the release and which one changes.
+    key = "BackendTrafficPolicy/envoy-gateway-system/platform-rate-limit"
+    objs_before, objs_after = before["platform-gateway"]["objects"], after["platform-gateway"]["objects"]
+    assert set(objs_after) == set(objs_before) and key in objs_after, objs_after
+    assert [k for k in objs_after if objs_after[k] != objs_before[k]] == [key]
     tf.apply()
     groups = logs.describe_log_groups(logGroupNamePrefix=f"/aws/eks/{CLUSTER}/containers")["logGroups"]
     assert groups[0]["retentionInDays"] == 60
@@ -298,3 +305,143 @@ resource "platform_cluster_services" "core" {{
     assert message in text and attribute in text, text
     iam = clean_moto.client("iam")
     assert iam.list_roles()["Roles"] == [] or all(not r["RoleName"].startswith(CLUSTER) for r in iam.list_roles()["Roles"])
+
+
+MODULE = REPO_ROOT / "terraform-modules" / "microservice"
+CHART = REPO_ROOT / "terraform-modules" / "charts" / "microservice"
+APPS = "apps"
+ENVOY = "/apis/gateway.envoyproxy.io/v1alpha1/namespaces"
+ROUTES = "/apis/gateway.networking.k8s.io/v1/namespaces"
+
+
+def gateway_stack(repo_url: str, *, rpm: int = 120) -> str:
+    """The cluster services and two microservices routed through its gateway: mobile-service with its own rate
+    limit and JWT issuer, login-service with the gateway-wide ones."""
+    return stack(repo_url) + f"""
+module "services" {{
+  source       = {hcl_string(str(MODULE))}
+  environment  = platform_environment.e
+  namespace    = "{APPS}"
+  gateway      = platform_cluster_services.core.gateway
+  release_wait = false
+  # An absolute module source is copied into .terraform/modules without its sibling charts/ folder.
+  chart = {hcl_string(str(CHART))}
+  services = {{
+    "mobile-service" = {{
+      image_tag             = "3f2c1a9"
+      path_prefix           = "/mobile"
+      rate_limit_per_minute = {rpm}
+      jwt = {{
+        issuer    = "https://mobile-login.platform.test"
+        jwks_uri  = "https://mobile-login.platform.test/jwks.json"
+        audiences = ["mobile-app"]
+      }}
+    }}
+    "login-service" = {{ image_tag = "3f2c1a9", path_prefix = "/login" }}
+  }}
+}}
+"""
+
+
+def test_microservices_route_through_the_gateway(tf, clean_moto, kube, chart_repo):
+    tf.write_config(gateway_stack(chart_repo.url), endpoint=clean_moto.endpoint, provider_extra=kube_provider(kube))
+    tf.init()
+    tf.apply()
+    gw = tf.resource_values(RESOURCE)["gateway"]
+    assert gw == {"name": "platform", "namespace": "envoy-gateway-system", "class_name": "platform"}
+    assert kube.get(f"{ROUTES}/envoy-gateway-system/gateways/platform")["spec"]["gatewayClassName"] == "platform"
+
+    # Each service: an HTTPRoute under its path_prefix with the platform Gateway as parent, and no Ingress.
+    for name, prefix in (("mobile-service", "/mobile"), ("login-service", "/login")):
+        route = kube.get(f"{ROUTES}/{APPS}/httproutes/{name}")
+        assert route is not None, name
+        assert route["spec"]["parentRefs"] == [{"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                                                "name": "platform", "namespace": "envoy-gateway-system"}]
+        (rule,) = route["spec"]["rules"]
+        assert rule["matches"] == [{"path": {"type": "PathPrefix", "value": prefix}}]
+        assert rule["backendRefs"] == [{"name": name, "port": 80}]
+        assert kube.get(f"/apis/networking.k8s.io/v1/namespaces/{APPS}/ingresses/{name}") is None
+    # mobile-service's overrides: policies targeting its route (they win over the Gateway's for it only).
+    rl = kube.get(f"{ENVOY}/{APPS}/backendtrafficpolicies/mobile-service-rate-limit")
+    assert rl["spec"]["targetRefs"] == [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": "mobile-service"}]
+    assert rl["spec"]["rateLimit"]["local"]["rules"][0]["limit"] == {"requests": 120, "unit": "Minute"}
+    sec = kube.get(f"{ENVOY}/{APPS}/securitypolicies/mobile-service-jwt")
+    provider = sec["spec"]["jwt"]["providers"][0]
+    assert (provider["issuer"], provider["audiences"]) == ("https://mobile-login.platform.test", ["mobile-app"])
+    assert kube.get(f"{ENVOY}/{APPS}/backendtrafficpolicies/login-service-rate-limit") is None
+    assert kube.get(f"{ENVOY}/{APPS}/securitypolicies/login-service-jwt") is None
+    values = helm_values(kube, "mobile-service", APPS)
+    assert values["gateway"]["rateLimit"] == {"enabled": True, "requestsPerMinute": 120}
+    assert values["route"]["enabled"] is False
+    assert tf.plan() == 0
+
+    # The override changes in place: only mobile-service's values and its release.
+    tf.write_config(gateway_stack(chart_repo.url, rpm=30), endpoint=clean_moto.endpoint,
+                    provider_extra=kube_provider(kube))
+    ch = changes(tf)
+    assert sorted((c["address"], c["change"]["actions"][0]) for c in ch) == [
+        ('module.services.platform_helm_release.this["mobile-service"]', "update"),
+        ('module.services.platform_microservice.this["mobile-service"]', "update"),
+    ]
+    tf.apply()
+    rl = kube.get(f"{ENVOY}/{APPS}/backendtrafficpolicies/mobile-service-rate-limit")
+    assert rl["spec"]["rateLimit"]["local"]["rules"][0]["limit"]["requests"] == 30
+    assert helm_values(kube, "mobile-service", APPS)["gateway"]["rateLimit"]["requestsPerMinute"] == 30
+    assert tf.plan() == 0
+
+    # Import by cluster name, then nothing to change (only the root output, which `state rm` emptied, is
+    # written again by the next apply).
+    before = tf.resource_values(RESOURCE)
+    tf.run("state", "rm", RESOURCE)
+    tf.import_(RESOURCE, CLUSTER)
+    assert changes(tf) == []
+    assert tf.resource_values(RESOURCE) == before
+
+    # Grafana's secret scheduled for deletion (as destroy leaves it, with a recovery window) is restored by the
+    # next apply, same ARN and password, instead of failing on the name.
+    sm = clean_moto.client("secretsmanager")
+    arn = tf.resource_values(RESOURCE)["grafana_admin_secret_arn"]
+    password = sm.get_secret_value(SecretId=arn)["SecretString"]
+    sm.delete_secret(SecretId=arn, RecoveryWindowInDays=7)
+    assert tf.plan() == 2
+    tf.apply()
+    assert "DeletedDate" not in sm.describe_secret(SecretId=arn)
+    assert sm.get_secret_value(SecretId=arn)["SecretString"] == password
+    assert tf.resource_values(RESOURCE)["grafana_admin_secret_arn"] == arn
+    assert tf.plan() == 0
+
+    # Destroy drains only what the load balancer controller manages and keeps CRDs that still hold objects it
+    # did not create: an nginx Ingress and a team's ServiceMonitor survive, an ALB Ingress goes.
+    team = f"team-{uuid.uuid4().hex[:6]}"
+    kube.create("/api/v1/namespaces", {"metadata": {"name": team}})
+    ingresses = f"/apis/networking.k8s.io/v1/namespaces/{team}/ingresses"
+    backend = {"service": {"name": "web", "port": {"number": 80}}}
+    kube.create(ingresses, {"metadata": {"name": "public"},
+                            "spec": {"ingressClassName": "alb", "defaultBackend": backend}})
+    kube.create(ingresses, {"metadata": {"name": "internal"},
+                            "spec": {"ingressClassName": "nginx", "defaultBackend": backend}})
+    monitors = f"/apis/monitoring.coreos.com/v1/namespaces/{team}/servicemonitors"
+    kube.create(monitors, {"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+                           "metadata": {"name": "web"}, "spec": {"endpoints": [{"port": "http"}]}})
+    result = tf.destroy()
+    text = " ".join(result.output.split())
+    assert "A CRD was left in the cluster" in text and "servicemonitors.monitoring.coreos.com" in text, text
+    assert release_names(kube) == {}
+    assert kube.get(f"{ingresses}/public") is None
+    assert kube.get(f"{ingresses}/internal") is not None
+    assert kube.get(f"{monitors}/web") is not None
+    crd = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    assert kube.get(f"{crd}/servicemonitors.monitoring.coreos.com") is not None
+    for gone in ("podmonitors.monitoring.coreos.com", "httproutes.gateway.networking.k8s.io",
+                 "targetgroupbindings.elbv2.k8s.aws"):
+        assert kube.get(f"{crd}/{gone}") is None, gone
+    assert kube.get("/api/v1/namespaces/kube-system/configmaps/platformkit-cluster-services") is None
+    # The secret waits out its recovery window (and no longer lists).
+    assert sm.describe_secret(SecretId=arn).get("DeletedDate") is not None
+    assert sm.list_secrets()["SecretList"] == []
+    # The kept CRD is the team's now; clean up so the next test starts from an empty cluster.
+    kube.delete(f"{monitors}/web")
+    kube.delete(f"{crd}/servicemonitors.monitoring.coreos.com")
+    kube.delete(f"/api/v1/namespaces/{team}")
+    iam = clean_moto.client("iam")
+    assert [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(CLUSTER)] == []

@@ -23,6 +23,11 @@ output "gateway_class_name" {
   value       = platform_cluster_services.this.gateway_class_name
 }
 
+output "gateway" {
+  description = "The platform Gateway (name, namespace, class_name) microservice routes attach to: pass it as the microservice module's `gateway`."
+  value       = platform_cluster_services.this.gateway
+}
+
 output "releases" {
   description = "Each Helm release: chart, version, namespace, values, status, revision."
   value       = platform_cluster_services.this.releases

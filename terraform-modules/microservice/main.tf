@@ -35,6 +35,31 @@ resource "platform_microservice" "this" {
   force_delete                   = var.force_delete
 
   tags = merge(var.tags, lookup(each.value, "tags", {}))
+
+  # With var.gateway, each service with a path_prefix routes through the platform gateway (an
+  # HTTPRoute) instead of an Ingress, with its own rate limit / JWT when its entry sets them.
+  dynamic "gateway" {
+    for_each = var.gateway != null && lookup(each.value, "path_prefix", null) != null ? [var.gateway] : []
+    content {
+      parent = gateway.value
+
+      dynamic "rate_limit" {
+        for_each = lookup(each.value, "rate_limit_per_minute", null) == null ? [] : [lookup(each.value, "rate_limit_per_minute", null)]
+        content {
+          requests_per_minute = rate_limit.value
+        }
+      }
+
+      dynamic "jwt" {
+        for_each = lookup(each.value, "jwt", null) == null ? [] : [lookup(each.value, "jwt", null)]
+        content {
+          issuer    = jwt.value.issuer
+          jwks_uri  = jwt.value.jwks_uri
+          audiences = lookup(jwt.value, "audiences", null)
+        }
+      }
+    }
+  }
 }
 
 # One Helm release of the platformkit microservice chart per service, with that service's values

@@ -23,7 +23,9 @@ variable "services" {
     attributes, so the type is `any` and each one is looked up): image_tag, namespace, replicas,
     max_replicas, container_port, health_check_path, path_prefix, resources (map: cpu_request,
     cpu_limit, memory_request, memory_limit), env (map), iam_policy_arns (list), iam_policy_json
-    (string), tags (map). Example: { "mobile-service" = { path_prefix = "/mobile" } }.
+    (string), tags (map), and with `gateway` set: rate_limit_per_minute (number) and jwt (object with
+    issuer, jwks_uri, audiences), this service's overrides of the gateway-wide rate limit and JWT.
+    Example: { "mobile-service" = { path_prefix = "/mobile", rate_limit_per_minute = 120 } }.
   EOT
   type        = any
 
@@ -31,6 +33,15 @@ variable "services" {
     condition     = alltrue([for name in keys(var.services) : can(regex("^[a-z]([a-z0-9-]{0,51}[a-z0-9])?$", name))])
     error_message = "Every service name must be a lowercase RFC 1035 label of at most 53 characters (letters, digits, hyphens; starting with a letter)."
   }
+}
+
+variable "gateway" {
+  description = "The platform API gateway the services' routes attach to: `module.<cluster-services>.gateway` (or `platform_cluster_services.<name>.gateway`). Each service with a `path_prefix` then gets an HTTPRoute on it instead of an Ingress. Null: Ingresses, as before."
+  type = object({
+    name      = string
+    namespace = string
+  })
+  default = null
 }
 
 variable "image_tags" {

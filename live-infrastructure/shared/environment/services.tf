@@ -15,6 +15,9 @@ module "services" {
   release_wait = var.release_wait
   force_delete = var.force_delete_images
   tags         = var.tags
+  # With the cluster services, every path_prefix routes through their API gateway (an HTTPRoute, with the
+  # gateway's JWT and rate limit); without them, an Ingress as before.
+  gateway = var.chart_repository == null ? null : module.cluster_services[0].gateway
 
   services = {
     "api-gateway"    = { path_prefix = "/", max_replicas = 6 }

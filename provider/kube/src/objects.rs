@@ -10,8 +10,8 @@
 //! - reading one field of an object (a Gateway's address).
 
 use crate::cluster::{Connection, KubeError};
-use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
-use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::ByteString;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -21,6 +21,81 @@ use std::time::Duration;
 
 /// The field manager our server-side applies are recorded under.
 const MANAGER: &str = "platformkit";
+
+/// The IngressClass controller of the AWS Load Balancer Controller.
+pub const ALB_CONTROLLER: &str = "ingress.k8s.aws/alb";
+/// The IngressClass its chart creates (and the legacy `kubernetes.io/ingress.class` value).
+pub const ALB_INGRESS_CLASS: &str = "alb";
+/// The `loadBalancerClass` of Services the controller turns into NLBs.
+pub const NLB_SERVICE_CLASS: &str = "service.k8s.aws/nlb";
+const DEFAULT_CLASS_ANNOTATION: &str = "ingressclass.kubernetes.io/is-default-class";
+const LEGACY_CLASS_ANNOTATION: &str = "kubernetes.io/ingress.class";
+const NLB_TYPE_ANNOTATION: &str = "service.beta.kubernetes.io/aws-load-balancer-type";
+/// Finalizer prefixes the controller puts on the objects whose load balancers it made.
+const LBC_FINALIZER_PREFIXES: &[&str] = &[
+    "ingress.k8s.aws/",
+    "group.ingress.k8s.aws/",
+    "service.k8s.aws/",
+    "elbv2.k8s.aws/",
+];
+
+fn has_lbc_finalizer(m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> bool {
+    m.finalizers
+        .iter()
+        .flatten()
+        .any(|f| LBC_FINALIZER_PREFIXES.iter().any(|p| f.starts_with(p)))
+}
+
+/// Whether the load balancer controller manages this Ingress: its class (`ingressClassName`,
+/// else the legacy annotation, else the default IngressClass) is one of the controller's, or
+/// it carries the controller's finalizer.
+pub fn alb_ingress(
+    i: &Ingress,
+    alb_classes: &std::collections::BTreeSet<String>,
+    default_is_alb: bool,
+) -> bool {
+    if has_lbc_finalizer(&i.metadata) {
+        return true;
+    }
+    let class = i
+        .spec
+        .as_ref()
+        .and_then(|s| s.ingress_class_name.clone())
+        .or_else(|| {
+            i.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(LEGACY_CLASS_ANNOTATION).cloned())
+        });
+    match class {
+        Some(c) => alb_classes.contains(&c),
+        None => default_is_alb,
+    }
+}
+
+/// Whether the load balancer controller manages this Service: type `LoadBalancer` with the
+/// controller's `loadBalancerClass`, or (without a class) its NLB annotation
+/// (`aws-load-balancer-type: external` or `nlb-ip`), or its finalizer.
+pub fn lbc_service(s: &Service) -> bool {
+    if has_lbc_finalizer(&s.metadata) {
+        return true;
+    }
+    let Some(spec) = s.spec.as_ref() else {
+        return false;
+    };
+    if spec.type_.as_deref() != Some("LoadBalancer") {
+        return false;
+    }
+    match spec.load_balancer_class.as_deref() {
+        Some(c) => c == NLB_SERVICE_CLASS,
+        None => s
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(NLB_TYPE_ANNOTATION))
+            .is_some_and(|t| t == "external" || t == "nlb-ip"),
+    }
+}
 
 /// An object that makes an AWS load balancer: `Ingress/ns/name` or `Service/ns/name`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -130,6 +205,53 @@ impl Objects {
         Ok(out)
     }
 
+    /// The objects of a CRD's kind that still exist and are not being deleted
+    /// (`namespace/name`, or `name` for a cluster-scoped kind); empty when the CRD is gone.
+    pub async fn custom_objects(&self, crd: &str) -> Result<Vec<String>, KubeError> {
+        let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());
+        let Some(c) = api
+            .get_opt(crd)
+            .await
+            .map_err(|e| self.api_error(format!("reading CRD {crd}"), e))?
+        else {
+            return Ok(Vec::new());
+        };
+        let spec = &c.spec;
+        let Some(version) = spec
+            .versions
+            .iter()
+            .find(|v| v.storage)
+            .or_else(|| spec.versions.iter().find(|v| v.served))
+        else {
+            return Ok(Vec::new());
+        };
+        let ar = kube::core::ApiResource {
+            group: spec.group.clone(),
+            version: version.name.clone(),
+            api_version: format!("{}/{}", spec.group, version.name),
+            kind: spec.names.kind.clone(),
+            plural: spec.names.plural.clone(),
+        };
+        let objs: Api<kube::api::DynamicObject> = Api::all_with(self.client.clone(), &ar);
+        let list = match objs.list(&ListParams::default()).await {
+            Ok(l) => l,
+            // Not served (yet or any more): nothing can exist of it.
+            Err(kube::Error::Api(s)) if s.code == 404 => return Ok(Vec::new()),
+            Err(e) => return Err(self.api_error(format!("listing objects of CRD {crd}"), e)),
+        };
+        let mut out: Vec<String> = list
+            .items
+            .into_iter()
+            .filter(|o| o.metadata.deletion_timestamp.is_none())
+            .map(|o| match o.metadata.namespace {
+                Some(ns) => format!("{ns}/{}", o.metadata.name.unwrap_or_default()),
+                None => o.metadata.name.unwrap_or_default(),
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
     /// Deletes the CRDs (and with them every object of their kinds); gone ones are fine.
     pub async fn delete_crds(&self, names: &[String]) -> Result<(), KubeError> {
         let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());
@@ -143,20 +265,53 @@ impl Objects {
         Ok(())
     }
 
-    /// Every Ingress, and every Service of type `LoadBalancer`, in all namespaces.
+    /// The Ingresses and `LoadBalancer` Services the AWS Load Balancer Controller manages, in
+    /// all namespaces: only those make load balancers that would block deleting the VPC, and
+    /// every other one (another ingress controller's, the cloud provider's) is not ours to
+    /// delete. See [`alb_ingress`] and [`lbc_service`].
     pub async fn load_balancer_objects(&self) -> Result<Vec<LoadBalancerObject>, KubeError> {
         let mut out = Vec::new();
+        let classes: Api<IngressClass> = Api::all(self.client.clone());
+        let mut alb_classes = std::collections::BTreeSet::from([ALB_INGRESS_CLASS.to_owned()]);
+        let mut default_is_alb = false;
+        for c in classes
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| self.api_error("listing IngressClasses", e))?
+        {
+            let alb = c
+                .spec
+                .as_ref()
+                .and_then(|s| s.controller.as_deref())
+                .is_some_and(|ctl| ctl == ALB_CONTROLLER);
+            let name = c.metadata.name.clone().unwrap_or_default();
+            let is_default = c
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(DEFAULT_CLASS_ANNOTATION))
+                .is_some_and(|v| v == "true");
+            if alb {
+                default_is_alb |= is_default;
+                alb_classes.insert(name);
+            } else if name == ALB_INGRESS_CLASS {
+                // An IngressClass named `alb` of another controller is not ours.
+                alb_classes.remove(&name);
+            }
+        }
         let ingresses: Api<Ingress> = Api::all(self.client.clone());
         for i in ingresses
             .list(&ListParams::default())
             .await
             .map_err(|e| self.api_error("listing Ingresses", e))?
         {
-            out.push(LoadBalancerObject {
-                kind: "Ingress",
-                namespace: i.metadata.namespace.unwrap_or_default(),
-                name: i.metadata.name.unwrap_or_default(),
-            });
+            if alb_ingress(&i, &alb_classes, default_is_alb) {
+                out.push(LoadBalancerObject {
+                    kind: "Ingress",
+                    namespace: i.metadata.namespace.unwrap_or_default(),
+                    name: i.metadata.name.unwrap_or_default(),
+                });
+            }
         }
         let services: Api<Service> = Api::all(self.client.clone());
         for s in services
@@ -164,12 +319,7 @@ impl Objects {
             .await
             .map_err(|e| self.api_error("listing Services", e))?
         {
-            let lb = s
-                .spec
-                .as_ref()
-                .and_then(|sp| sp.type_.as_deref())
-                .is_some_and(|t| t == "LoadBalancer");
-            if lb {
+            if lbc_service(&s) {
                 out.push(LoadBalancerObject {
                     kind: "Service",
                     namespace: s.metadata.namespace.unwrap_or_default(),
@@ -325,6 +475,56 @@ impl Objects {
         }
     }
 
+    /// Creates or replaces a ConfigMap holding `data`.
+    pub async fn put_config_map(
+        &self,
+        namespace: &str,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+        data: &BTreeMap<String, String>,
+    ) -> Result<(), KubeError> {
+        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), namespace);
+        let body = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": { "name": name, "namespace": namespace, "labels": labels },
+            "data": data,
+        });
+        api.patch(
+            name,
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&body),
+        )
+        .await
+        .map_err(|e| self.api_error(format!("writing ConfigMap {namespace}/{name}"), e))?;
+        Ok(())
+    }
+
+    /// One key of a ConfigMap, `None` when the ConfigMap or the key does not exist.
+    pub async fn config_map_value(
+        &self,
+        namespace: &str,
+        name: &str,
+        key: &str,
+    ) -> Result<Option<String>, KubeError> {
+        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), namespace);
+        let cm = api
+            .get_opt(name)
+            .await
+            .map_err(|e| self.api_error(format!("reading ConfigMap {namespace}/{name}"), e))?;
+        Ok(cm.and_then(|c| c.data).and_then(|mut d| d.remove(key)))
+    }
+
+    /// Deletes a ConfigMap; a missing one is fine.
+    pub async fn delete_config_map(&self, namespace: &str, name: &str) -> Result<(), KubeError> {
+        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), namespace);
+        match api.delete(name, &DeleteParams::default()).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => Err(self.api_error(format!("deleting ConfigMap {namespace}/{name}"), e)),
+        }
+    }
+
     /// A namespaced custom object as JSON (`group/version`, plural), `None` when absent or
     /// when its kind is not served.
     pub async fn get_custom(
@@ -350,5 +550,66 @@ impl Objects {
             Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
             Err(e) => Err(self.api_error(format!("reading {kind} {namespace}/{name}"), e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn ingress(v: Json) -> Ingress {
+        serde_json::from_value(v).expect("ingress")
+    }
+
+    fn service(v: Json) -> Service {
+        serde_json::from_value(v).expect("service")
+    }
+
+    #[test]
+    fn only_the_controllers_ingresses_are_drained() {
+        let classes = BTreeSet::from(["alb".to_owned(), "internal-alb".to_owned()]);
+        let by_class = |c: &str| {
+            ingress(serde_json::json!({"metadata": {"name": "x"}, "spec": {"ingressClassName": c}}))
+        };
+        assert!(alb_ingress(&by_class("alb"), &classes, false));
+        assert!(alb_ingress(&by_class("internal-alb"), &classes, false));
+        assert!(!alb_ingress(&by_class("nginx"), &classes, false));
+        assert!(!alb_ingress(&by_class("api-gateway"), &classes, true));
+        let legacy = ingress(
+            serde_json::json!({"metadata": {"name": "x", "annotations": {"kubernetes.io/ingress.class": "alb"}}}),
+        );
+        assert!(alb_ingress(&legacy, &classes, false));
+        let classless = ingress(serde_json::json!({"metadata": {"name": "x"}, "spec": {}}));
+        assert!(!alb_ingress(&classless, &classes, false));
+        assert!(alb_ingress(&classless, &classes, true));
+        let finalized = ingress(
+            serde_json::json!({"metadata": {"name": "x", "finalizers": ["ingress.k8s.aws/resources"]}, "spec": {"ingressClassName": "other"}}),
+        );
+        assert!(alb_ingress(&finalized, &classes, false));
+    }
+
+    #[test]
+    fn only_the_controllers_load_balancer_services_are_drained() {
+        let nlb = service(
+            serde_json::json!({"metadata": {"name": "x"}, "spec": {"type": "LoadBalancer", "loadBalancerClass": "service.k8s.aws/nlb"}}),
+        );
+        assert!(lbc_service(&nlb));
+        let other_class = service(
+            serde_json::json!({"metadata": {"name": "x"}, "spec": {"type": "LoadBalancer", "loadBalancerClass": "example.com/lb"}}),
+        );
+        assert!(!lbc_service(&other_class));
+        let annotated = service(
+            serde_json::json!({"metadata": {"name": "x", "annotations": {"service.beta.kubernetes.io/aws-load-balancer-type": "external"}}, "spec": {"type": "LoadBalancer"}}),
+        );
+        assert!(lbc_service(&annotated));
+        let in_tree = service(
+            serde_json::json!({"metadata": {"name": "x"}, "spec": {"type": "LoadBalancer"}}),
+        );
+        assert!(!lbc_service(&in_tree));
+        let cluster_ip = service(
+            serde_json::json!({"metadata": {"name": "x"}, "spec": {"type": "ClusterIP", "loadBalancerClass": "service.k8s.aws/nlb"}}),
+        );
+        assert!(!lbc_service(&cluster_ip));
     }
 }

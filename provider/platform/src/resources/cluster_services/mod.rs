@@ -12,9 +12,17 @@
 //!   `platform_helm_release` (`platform_kube::release`), so a failed upgrade is rolled back.
 //! - **Refresh finds drift**: a release uninstalled (`missing`) or with objects deleted or
 //!   edited (`drifted`), a role, log group or secret deleted; the next apply repairs it.
-//! - **Destroy** deletes every Ingress and `LoadBalancer` Service first and waits until they
-//!   are gone (the controller removes its finalizer once the load balancer is deleted), then
-//!   uninstalls the releases in reverse order and deletes their CRDs, then the AWS objects.
+//! - **Plan shows each release's rendered change**: a release whose chart, version or values
+//!   change is rendered against the cluster (`helm upgrade --install --dry-run=server`, as
+//!   `platform_helm_release` plans), so `releases[*].objects` names the objects that change.
+//! - **Destroy** deletes the Ingresses and `LoadBalancer` Services the load balancer controller
+//!   manages (its IngressClasses, its `loadBalancerClass` or NLB annotation, its finalizers;
+//!   never another controller's) and waits until they are gone (the controller removes its
+//!   finalizer once the load balancer is deleted), then uninstalls the releases in reverse
+//!   order and deletes each CRD no object is left of (a CRD still holding objects this resource
+//!   did not create is left, with a warning), then the AWS objects; Grafana's secret with a
+//!   7-day recovery window (a re-create restores it).
+//! - **Import** by cluster name, from the record apply keeps in the cluster.
 
 mod desired;
 mod logs;
@@ -22,7 +30,7 @@ mod releases;
 mod roles;
 mod schema;
 mod secret;
-mod validate;
+pub(crate) mod validate;
 pub mod values;
 
 use crate::cluster_access;
@@ -40,6 +48,14 @@ use tfplugin_framework::{ApplyOutcome, Diagnostics, PlanRequest, Resource, Schem
 use values::PlannedRelease;
 
 pub struct ClusterServices;
+
+/// Where apply records the resource's last applied state (inputs and computed attributes; no
+/// secret is in it) in the cluster, so `terraform import` by cluster name can rebuild exactly
+/// the configuration it was applied with (the chart repository, `wait`, timeouts and tags are
+/// not otherwise observable), and refresh then checks it against AWS and the cluster.
+const RECORD_NAMESPACE: &str = "kube-system";
+const RECORD_NAME: &str = "platformkit-cluster-services";
+const RECORD_KEY: &str = "state.json";
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 const TARGET: &str = "platform::cluster_services";
@@ -62,7 +78,7 @@ fn timeout(v: &Value, op: &str) -> Duration {
 }
 
 /// A `releases` entry.
-fn entry(r: &PlannedRelease, status: Value, revision: Value, crds: Value) -> Value {
+fn entry(r: &PlannedRelease, status: Value, revision: Value, crds: Value, objects: Value) -> Value {
     Value::object([
         ("chart", Value::from(r.chart)),
         ("version", Value::from(r.version.clone())),
@@ -71,7 +87,25 @@ fn entry(r: &PlannedRelease, status: Value, revision: Value, crds: Value) -> Val
         ("status", status),
         ("revision", revision),
         ("crds", crds),
+        ("objects", objects),
     ])
+}
+
+fn objects_value(m: &BTreeMap<String, String>) -> Value {
+    Value::string_map(m.iter().map(|(k, v)| (k.clone(), v.clone())))
+}
+
+/// The `gateway` attribute: the platform Gateway (named after its class) when there is one.
+fn gateway_value(d: &Desired) -> Value {
+    if d.gateway.is_some() {
+        Value::object([
+            ("name", Value::from(GATEWAY_CLASS)),
+            ("namespace", Value::from(GATEWAY_NAMESPACE)),
+            ("class_name", Value::from(GATEWAY_CLASS)),
+        ])
+    } else {
+        Value::Null
+    }
 }
 
 fn strings(v: &[String]) -> Value {
@@ -198,7 +232,7 @@ impl ClusterServices {
         planned: &Value,
         state: &mut Value,
         limit: Duration,
-    ) -> Result<(), String> {
+    ) -> Result<Vec<String>, String> {
         let conn = match connection(c, planned).await {
             Ok(Some(conn)) => conn,
             Ok(None) => {
@@ -214,6 +248,7 @@ impl ClusterServices {
         let mut done: BTreeMap<String, Value> =
             prior.get("releases").entries().cloned().unwrap_or_default();
         let wanted = values::releases(d);
+        let mut warnings = Vec::new();
         let result = async {
             for name in UNINSTALL_ORDER {
                 if wanted.iter().any(|r| r.name == *name) {
@@ -221,7 +256,7 @@ impl ClusterServices {
                 }
                 if let Some(e) = done.get(*name).cloned() {
                     let ns = e.get("namespace").as_str().unwrap_or_default().to_owned();
-                    rel.uninstall(name, &ns, &crds_of(&e), limit).await?;
+                    warnings.extend(rel.uninstall(name, &ns, &crds_of(&e), limit).await?);
                     done.remove(*name);
                 }
             }
@@ -238,6 +273,13 @@ impl ClusterServices {
                         Value::from(installed.info.status.clone()),
                         Value::int(installed.info.revision),
                         strings(&installed.crds),
+                        // The plan's render when it had one (Terraform holds apply to a
+                        // known planned value; a chart that generates a value on each
+                        // render would otherwise differ), else what was installed.
+                        match planned.get("releases").get(r.name).get("objects") {
+                            o @ Value::Map(_) => o.clone(),
+                            _ => objects_value(&installed.objects),
+                        },
                     ),
                 );
             }
@@ -252,7 +294,7 @@ impl ClusterServices {
             None
         };
         state.set_attr("gateway_address", Value::opt_string(address));
-        Ok(())
+        Ok(warnings)
     }
 
     /// Grafana's admin credentials as a Kubernetes Secret, from Secrets Manager.
@@ -345,20 +387,134 @@ impl ClusterServices {
             );
         }
         let limit = timeout(planned, op);
-        if let Err(e) = Self::converge_cluster(c, &d, prior, planned, &mut state, limit).await {
-            return fail(state, "Could not install the cluster services", e);
-        }
+        let warnings = match Self::converge_cluster(c, &d, prior, planned, &mut state, limit).await
+        {
+            Ok(w) => w,
+            Err(e) => return fail(state, "Could not install the cluster services", e),
+        };
         state.set_attr(
             "gateway_class_name",
             Value::opt_string(d.gateway.as_ref().map(|_| GATEWAY_CLASS)),
         );
-        ApplyOutcome::ok(state.unknown_as_null())
+        state.set_attr("gateway", gateway_value(&d));
+        let state = state.unknown_as_null();
+        let mut outcome = ApplyOutcome::ok(state.clone());
+        for w in warnings {
+            outcome.diags.warning("A CRD was left in the cluster", w);
+        }
+        if let Err(e) = Self::record(c, &state).await {
+            outcome.diags.warning(
+                "Could not record the cluster services in the cluster",
+                format!("{e}\n\nEverything is installed; only `terraform import` of this resource needs the record (ConfigMap {RECORD_NAMESPACE}/{RECORD_NAME}), which the next apply writes."),
+            );
+        }
+        outcome
+    }
+
+    /// The releases that change, rendered against the cluster (as `platform_helm_release`
+    /// plans), when the cluster is reachable now. A release that cannot be rendered yet (the
+    /// cluster is created in this apply, a namespace or the CRDs it uses are installed by this
+    /// apply) plans its objects as unknown; apply reports any real error.
+    async fn render_changed(
+        c: &Clients,
+        planned: &Value,
+        d: &Desired,
+        changed: &[&PlannedRelease],
+    ) -> BTreeMap<&'static str, BTreeMap<String, String>> {
+        let mut out = BTreeMap::new();
+        if changed.is_empty() {
+            return out;
+        }
+        let Ok(Some(conn)) = connection(c, planned).await else {
+            return out;
+        };
+        let Ok(helm) = helm(c) else {
+            return out;
+        };
+        let Ok(rel) = Releases::new(&helm, &conn, &d.repository) else {
+            return out;
+        };
+        for r in changed {
+            match rel.render(r).await {
+                Ok(objects) => {
+                    out.insert(r.name, objects);
+                }
+                Err(e) => {
+                    tracing::info!(target: TARGET, release = r.name, error = %e, "cannot render the release at plan time; its objects are known after apply");
+                }
+            }
+        }
+        out
+    }
+
+    /// Records `state` in the cluster (the ConfigMap import reads).
+    async fn record(c: &Clients, state: &Value) -> Result<(), String> {
+        let Some(conn) = connection(c, state).await.map_err(|d| d.to_string())? else {
+            return Ok(());
+        };
+        let objects = Objects::new(&conn, releases::CALL_TIMEOUT).map_err(|e| e.to_string())?;
+        let json = tfplugin_framework::codec::to_json(state, &schema::schema().value_type())
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8(json).map_err(|e| e.to_string())?;
+        let labels = BTreeMap::from([(NAMESPACE_LABEL.0.to_owned(), NAMESPACE_LABEL.1.to_owned())]);
+        objects
+            .put_config_map(
+                RECORD_NAMESPACE,
+                RECORD_NAME,
+                &labels,
+                &BTreeMap::from([(RECORD_KEY.to_owned(), text)]),
+            )
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// The connection an import uses: the provider's `kubernetes` override, else the EKS
+    /// cluster of that name (endpoint and CA from DescribeCluster).
+    async fn import_connection(c: &Clients, cluster: &str) -> Result<Connection, Diagnostics> {
+        if let Some(conn) = &c.kube.cluster_override {
+            return Ok(conn.clone());
+        }
+        use platform_aws::step::Step;
+        let out = c
+            .aws
+            .eks()
+            .describe_cluster()
+            .name(cluster)
+            .send()
+            .await
+            .step("DescribeCluster")
+            .map_err(|e| {
+                Diagnostics::from_error("Cannot import: no such EKS cluster", e.to_string())
+            })?;
+        let cl = out.cluster();
+        let field = |v: Option<&str>| Value::opt_string(v.map(str::to_owned));
+        let v = Value::object([(
+            "cluster",
+            Value::object([
+                ("cluster_name", Value::from(cluster)),
+                ("cluster_endpoint", field(cl.and_then(|c| c.endpoint()))),
+                (
+                    "cluster_certificate_authority",
+                    field(
+                        cl.and_then(|c| c.certificate_authority())
+                            .and_then(|a| a.data()),
+                    ),
+                ),
+            ]),
+        )]);
+        connection(c, &v).await?.ok_or_else(|| {
+            Diagnostics::from_error(
+                "Cannot import",
+                format!("EKS cluster {cluster:?} has no endpoint or CA yet."),
+            )
+        })
     }
 
     /// Destroy: load-balancer objects first (and waited for), releases in reverse order with
     /// their CRDs, our namespaces and Secret, then the AWS objects.
-    async fn destroy(c: &Clients, prior: &Value) -> Result<(), String> {
+    async fn destroy(c: &Clients, prior: &Value) -> Result<Vec<String>, String> {
         let limit = timeout(prior, "delete");
+        let mut warnings = Vec::new();
         if let Some(conn) = connection(c, prior).await.map_err(|d| d.to_string())? {
             let helm = helm(c).map_err(|d| d.to_string())?;
             let repo = prior.get("chart_repository").as_str().unwrap_or_default();
@@ -368,7 +524,7 @@ impl ClusterServices {
             for name in UNINSTALL_ORDER {
                 if let Some(e) = entries.get(*name) {
                     let ns = e.get("namespace").as_str().unwrap_or_default();
-                    rel.uninstall(name, ns, &crds_of(e), limit).await?;
+                    warnings.extend(rel.uninstall(name, ns, &crds_of(e), limit).await?);
                 }
             }
             rel.objects
@@ -377,6 +533,10 @@ impl ClusterServices {
                 .map_err(|e| e.to_string())?;
             rel.delete_own_namespaces(&[MONITORING_NAMESPACE, GATEWAY_NAMESPACE])
                 .await?;
+            rel.objects
+                .delete_config_map(RECORD_NAMESPACE, RECORD_NAME)
+                .await
+                .map_err(|e| e.to_string())?;
         }
         let cluster = prior
             .get("cluster")
@@ -399,10 +559,11 @@ impl ClusterServices {
                 .await
                 .map_err(|e| format!("deleting role {role}: {e}"))?;
         }
-        Ok(())
+        Ok(warnings)
     }
 
-    /// Deletes every Ingress and `LoadBalancer` Service and waits until they are gone.
+    /// Deletes the Ingresses and `LoadBalancer` Services the load balancer controller manages
+    /// and waits until they are gone.
     async fn drain_load_balancers(
         c: &Clients,
         objects: &Objects,
@@ -415,7 +576,7 @@ impl ClusterServices {
         if first.is_empty() {
             return Ok(());
         }
-        tracing::info!(target: TARGET, count = first.len(), "deleting Ingresses and LoadBalancer Services before the controller goes");
+        tracing::info!(target: TARGET, count = first.len(), "deleting the load balancer controller's Ingresses and LoadBalancer Services before it goes");
         objects
             .delete_load_balancer_objects(&first)
             .await
@@ -486,8 +647,10 @@ impl Resource<Clients> for ClusterServices {
                 planned.set_attr(a, Value::Unknown);
             }
             planned.set_attr("releases", Value::Unknown);
+            planned.set_attr("gateway", Value::Unknown);
             return;
         };
+        planned.set_attr("gateway", gateway_value(&d));
         let keep_or = |a: &str, v: Value| -> Value {
             match prior.get(a) {
                 Value::String(s) if Some(s.as_str()) == v.as_str() => v,
@@ -554,12 +717,28 @@ impl Resource<Clients> for ClusterServices {
         planned.set_attr("gateway_address", address);
         let prior_releases = prior.get("releases");
         let mut map = BTreeMap::new();
-        for r in values::releases(&d) {
+        let wanted = values::releases(&d);
+        let changed: Vec<&PlannedRelease> = wanted
+            .iter()
+            .filter(|r| !unchanged(prior_releases.get(r.name), r))
+            .collect();
+        let rendered = Self::render_changed(c, planned, &d, &changed).await;
+        for r in &wanted {
             let p = prior_releases.get(r.name);
-            let e = if unchanged(p, &r) {
+            let e = if unchanged(p, r) {
                 p.clone()
             } else {
-                entry(&r, Value::from("deployed"), Value::Unknown, Value::Unknown)
+                let objects = rendered
+                    .get(r.name)
+                    .map(objects_value)
+                    .unwrap_or(Value::Unknown);
+                entry(
+                    r,
+                    Value::from("deployed"),
+                    Value::Unknown,
+                    Value::Unknown,
+                    objects,
+                )
             };
             map.insert(r.name.to_owned(), e);
         }
@@ -640,6 +819,9 @@ impl Resource<Clients> for ClusterServices {
             })?;
             let (status, revision) = releases::status_of(&o);
             e.set_attr("status", Value::from(status));
+            if let Some(o) = &o {
+                e.set_attr("objects", objects_value(&o.objects));
+            }
             if let Some(r) = revision {
                 e.set_attr("revision", Value::int(r));
             }
@@ -653,16 +835,66 @@ impl Resource<Clients> for ClusterServices {
         Ok(Some(s))
     }
 
-    async fn import(&self, _c: &Clients, id: &str) -> Result<Value, Diagnostics> {
-        Err(Diagnostics::from_error(
-            "Import is not supported",
-            format!("platform_cluster_services cannot be imported ({id:?}): apply it over an existing cluster instead; it adopts the roles, log group and secret that carry its owner tag and upgrades the releases in place."),
-        ))
+    /// Import by cluster name: the state apply recorded in the cluster (ConfigMap
+    /// `kube-system/platformkit-cluster-services`), then refreshed like any other read.
+    async fn import(&self, c: &Clients, id: &str) -> Result<Value, Diagnostics> {
+        if id.is_empty() || id.contains(['/', ' ', ',']) {
+            return Err(Diagnostics::from_error(
+                "Invalid import id",
+                format!("{id:?}: import platform_cluster_services by the EKS cluster's name."),
+            ));
+        }
+        let conn = Self::import_connection(c, id).await?;
+        let objects = Objects::new(&conn, releases::CALL_TIMEOUT)
+            .map_err(|e| Diagnostics::from_error("Cannot reach the cluster", e.to_string()))?;
+        let text = objects
+            .config_map_value(RECORD_NAMESPACE, RECORD_NAME, RECORD_KEY)
+            .await
+            .map_err(|e| Diagnostics::from_error("Cannot read the cluster", e.to_string()))?
+            .ok_or_else(|| {
+                Diagnostics::from_error(
+                    "Nothing to import",
+                    format!("Cluster {id:?} has no record of platform_cluster_services (ConfigMap {RECORD_NAMESPACE}/{RECORD_NAME}): it was not installed by this resource, or by a provider version before import was supported. Apply the resource over the cluster instead: it adopts the roles, log group and secret carrying its owner tag and upgrades the releases in place."),
+                )
+            })?;
+        let state =
+            tfplugin_framework::codec::from_json(text.as_bytes(), &schema::schema().value_type())
+                .map_err(|e| {
+                Diagnostics::from_error(
+                    "Unreadable record of the cluster services",
+                    format!("ConfigMap {RECORD_NAMESPACE}/{RECORD_NAME}: {e}"),
+                )
+            })?;
+        if state.get("cluster").get("cluster_name").as_str() != Some(id) {
+            return Err(Diagnostics::from_error(
+                "Nothing to import",
+                format!(
+                    "The record in this cluster is for cluster {:?}, not {id:?}.",
+                    state
+                        .get("cluster")
+                        .get("cluster_name")
+                        .as_str()
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+        self.read(c, &state).await?.ok_or_else(|| {
+            Diagnostics::from_error(
+                "Cannot import",
+                format!("{id:?} disappeared during import."),
+            )
+        })
     }
 
     async fn delete(&self, c: &Clients, prior: &Value) -> ApplyOutcome {
         match Self::destroy(c, prior).await {
-            Ok(()) => ApplyOutcome::ok(Value::Null),
+            Ok(warnings) => {
+                let mut outcome = ApplyOutcome::ok(Value::Null);
+                for w in warnings {
+                    outcome.diags.warning("A CRD was left in the cluster", w);
+                }
+                outcome
+            }
             Err(e) => ApplyOutcome::failed(
                 prior.clone(),
                 Diagnostics::from_error(

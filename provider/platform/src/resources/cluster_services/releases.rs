@@ -8,6 +8,7 @@ use platform_kube::manifest;
 use platform_kube::objects::Objects;
 use platform_kube::release::{self, Observed};
 use platform_kube::{Connection, Helm, ReleaseInfo, ReleaseSpec};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -64,10 +65,11 @@ impl Drop for ChartDir {
     }
 }
 
-/// A release installed: Helm's answer and the CRDs applied before it.
+/// A release installed: Helm's answer, the CRDs applied before it and its objects' digests.
 pub struct Installed {
     pub info: ReleaseInfo,
     pub crds: Vec<String>,
+    pub objects: BTreeMap<String, String>,
 }
 
 pub struct Releases<'a> {
@@ -132,7 +134,32 @@ impl<'a> Releases<'a> {
                     r.namespace, r.name
                 )
             })?;
-        Ok(Installed { info, crds })
+        let objects = release::manifest_digests(&info, r.namespace)
+            .map_err(|e| format!("the manifest of release {}: {e}", r.name))?;
+        Ok(Installed {
+            info,
+            crds,
+            objects,
+        })
+    }
+
+    /// The release rendered against the cluster as an upgrade would render it
+    /// (`helm upgrade --install --dry-run=server`, the same render `platform_helm_release`
+    /// plans with): each object (`Kind/namespace/name`) and its digest.
+    pub async fn render(&self, r: &PlannedRelease) -> Result<BTreeMap<String, String>, String> {
+        let dir = if r.embedded {
+            Some(ChartDir::write(r.chart, GATEWAY_CHART_FILES)?)
+        } else {
+            None
+        };
+        let spec = self.spec(r, dir.as_ref().map(|d| &d.0));
+        let info = self
+            .helm
+            .render(&spec, self.conn, CALL_TIMEOUT)
+            .await
+            .map_err(|e| format!("rendering release {}/{}: {e}", r.namespace, r.name))?;
+        release::manifest_digests(&info, r.namespace)
+            .map_err(|e| format!("the rendered manifest of {}: {e}", r.name))
     }
 
     /// The chart's `crds/`, applied (created or updated); their names.
@@ -167,27 +194,44 @@ impl<'a> Releases<'a> {
             .map_err(|e| format!("{}: {e}", e.summary()))
     }
 
-    /// Uninstalls the release (waiting for its objects to go), then deletes its CRDs.
+    /// Uninstalls the release (waiting for its objects to go), then deletes each of its CRDs
+    /// that no object is left of: what remains after the uninstall is not this resource's
+    /// (a user's ServiceMonitor, another team's HTTPRoute), and deleting the CRD would delete
+    /// it too. Returns a warning for each CRD left in place.
     pub async fn uninstall(
         &self,
         name: &str,
         namespace: &str,
         crds: &[String],
         limit: Duration,
-    ) -> Result<(), String> {
+    ) -> Result<Vec<String>, String> {
         tracing::info!(target: "platform::cluster_services", release = name, namespace, "uninstalling the release");
         self.helm
             .uninstall(name, namespace, self.conn, limit)
             .await
             .map_err(|e| format!("uninstalling release {namespace}/{name}: {e}"))?;
-        if !crds.is_empty() {
-            tracing::info!(target: "platform::cluster_services", release = name, count = crds.len(), "deleting the release's CRDs after it");
+        let mut removable = Vec::new();
+        let mut kept = Vec::new();
+        for crd in crds {
+            let left = self
+                .objects
+                .custom_objects(crd)
+                .await
+                .map_err(|e| e.to_string())?;
+            if left.is_empty() {
+                removable.push(crd.clone());
+            } else {
+                kept.push(crd_kept_warning(crd, name, &left));
+            }
+        }
+        if !removable.is_empty() {
+            tracing::info!(target: "platform::cluster_services", release = name, count = removable.len(), "deleting the release's CRDs after it");
             self.objects
-                .delete_crds(crds)
+                .delete_crds(&removable)
                 .await
                 .map_err(|e| e.to_string())?;
         }
-        Ok(())
+        Ok(kept)
     }
 
     /// Deletes the namespaces this resource created (labelled), except system ones.
@@ -202,6 +246,24 @@ impl<'a> Releases<'a> {
         }
         Ok(())
     }
+}
+
+/// The warning for a CRD left because objects of it remain that the release did not create.
+pub fn crd_kept_warning(crd: &str, release: &str, left: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut names = left
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if left.len() > SHOWN {
+        names.push_str(&format!(" and {} more", left.len() - SHOWN));
+    }
+    format!(
+        "CRD {crd} (installed with release {release}) was left in the cluster: {} object(s) of it remain that platform_cluster_services did not create ({names}); deleting the CRD would delete them. Delete them and then the CRD (`kubectl delete crd {crd}`) when they are no longer needed.",
+        left.len()
+    )
 }
 
 /// Each release's status for state: Helm's, or `missing` / `drifted`.

@@ -5,6 +5,22 @@ use tfplugin_framework::{Attribute, Block, NestedBlock, Schema, Type};
 
 pub const TYPE_NAME: &str = "platform_cluster_services";
 
+// Each pinned chart version was checked to exist upstream (public sources searched on
+// 2026-11-30; recorded here so the next bump knows where to look):
+// - aws-load-balancer-controller 1.11.0 (eks-charts, https://aws.github.io/eks-charts): published
+//   as a chart package `aws-load-balancer-controller-1.11.0` (mirrored e.g. as
+//   ghcr.io/appscode-charts/aws-load-balancer-controller:1.11.0 and vendored as
+//   `aws-load-balancer-controller-1.11.0/` in public Terraform repositories); app v2.11.0.
+// - aws-for-fluent-bit 0.1.34 (eks-charts): pinned as `version = "0.1.34"` with repository
+//   https://aws.github.io/eks-charts in public CDK/Terraform code (awsFluentBitChartVersion).
+// - kube-prometheus-stack 66.3.1 (prometheus-community/helm-charts): the release tag
+//   `kube-prometheus-stack-66.3.1` is linked from public configurations
+//   (.../helm-charts/blob/kube-prometheus-stack-66.3.1/charts/kube-prometheus-stack/...).
+// - gateway-helm v1.2.1 (Envoy Gateway, oci://docker.io/envoyproxy/gateway-helm): installed with
+//   `helm install eg oci://docker.io/envoyproxy/gateway-helm --version v1.2.1` in many public
+//   guides; Envoy Gateway's docs publish the chart at that OCI address.
+// The tests install stand-ins (tests/charts) carrying these versions; the values sent to each
+// real chart are unit-tested against its documented keys (values.rs).
 pub const DEFAULT_LBC_VERSION: &str = "1.11.0";
 pub const DEFAULT_LBC_REPLICAS: i64 = 2;
 pub const DEFAULT_FLUENT_BIT_VERSION: &str = "0.1.34";
@@ -35,6 +51,16 @@ pub fn release_type() -> Type {
         ("status", Type::String),
         ("revision", Type::Number),
         ("crds", Type::list(Type::String)),
+        ("objects", Type::map(Type::String)),
+    ])
+}
+
+/// Type of `gateway`: the Gateway's name and namespace, and its class.
+pub fn gateway_type() -> Type {
+    Type::object([
+        ("name", Type::String),
+        ("namespace", Type::String),
+        ("class_name", Type::String),
     ])
 }
 
@@ -51,7 +77,7 @@ pub const CLUSTER_FIELDS: &[&str] = &[
 
 pub fn schema() -> Schema {
     let mut b = Block::new()
-        .description("The cluster's core services, installed as Helm releases before any microservice: the AWS Load Balancer Controller (IRSA role with its documented policy), observability (Fluent Bit shipping every pod's logs to a CloudWatch log group created here with a retention, kube-prometheus-stack with Grafana whose admin password is generated into Secrets Manager), and an API gateway (Envoy Gateway) with JWT authentication and rate limits. Every chart is pinned by version; CRDs are applied before and removed after their release; destroy deletes Ingresses and LoadBalancer Services first and waits for their load balancers to go, so the VPC can be deleted.")
+        .description("The cluster's core services, installed as Helm releases before any microservice: the AWS Load Balancer Controller (IRSA role with its documented policy), observability (Fluent Bit shipping every pod's logs to a CloudWatch log group created here with a retention, kube-prometheus-stack with Grafana whose admin password is generated into Secrets Manager), and an API gateway (Envoy Gateway) with JWT authentication and rate limits. Every chart is pinned by version; CRDs are applied before and removed after their release (a CRD still holding objects this resource did not create is left, with a warning); destroy deletes the Ingresses and LoadBalancer Services the load balancer controller manages first and waits for their load balancers to go, so the VPC can be deleted. Microservices route through the gateway with `platform_microservice`'s `gateway { parent = <this>.gateway }`. Grafana's secret is deleted with a 7-day recovery window; a re-create within it restores the secret. Import by cluster name (`terraform import platform_cluster_services.<name> <cluster>`).")
         .attr(Attribute::string("id").computed().description("The cluster name."))
         .attr(Attribute::new("cluster", Type::object(CLUSTER_FIELDS.iter().map(|f| (*f, Type::String)))).required().description("The EKS cluster: `platform_environment.<name>`, or an object with `cluster_name`, `cluster_endpoint`, `cluster_certificate_authority`, `oidc_issuer_url`, `oidc_provider_arn` and `vpc_id`. The provider signs a fresh EKS token for every connection (the provider's `kubernetes` override wins when set)."))
         .attr(Attribute::string("chart_repository").required().description("URL of your mirror of the upstream chart repositories (an HTTP(S) Helm repository holding `aws-load-balancer-controller`, `aws-for-fluent-bit`, `kube-prometheus-stack` and `gateway-helm` at the pinned versions). No default: platformkit does not reach out to public repositories on your behalf."))
@@ -61,7 +87,8 @@ pub fn schema() -> Schema {
         b = b.attr(Attribute::string(name).computed().description(desc));
     }
     b = b
-        .attr(Attribute::new("releases", Type::map(release_type())).computed().description("Each Helm release by name: `chart`, pinned `version`, `namespace`, the `values` (JSON) the resource sets, Helm's `status` (`deployed`; `missing` or `drifted` when refresh found it uninstalled or its objects deleted/edited out of band, which the next apply repairs), `revision`, and the `crds` applied before it."))
+        .attr(Attribute::new("gateway", gateway_type()).computed().description("The platform Gateway every microservice route attaches to: `name`, `namespace` and `class_name`. Pass it to `platform_microservice`'s `gateway { parent = platform_cluster_services.<name>.gateway }`. Null when the API gateway is disabled."))
+        .attr(Attribute::new("releases", Type::map(release_type())).computed().description("Each Helm release by name: `chart`, pinned `version`, `namespace`, the `values` (JSON) the resource sets, Helm's `status` (`deployed`; `missing` or `drifted` when refresh found it uninstalled or its objects deleted/edited out of band, which the next apply repairs), `revision`, the `crds` applied before it, and its `objects`: each object of the release (`Kind/namespace/name`) with a digest, rendered against the cluster at plan time for a release that changes (so the plan names the objects that change), and `absent` or `edited:<digest>` when refresh found one deleted or changed in the cluster."))
         .block(NestedBlock::at_most_one(
             "load_balancer_controller",
             Block::new()
@@ -109,7 +136,7 @@ pub fn schema() -> Schema {
                 .description("How long apply and destroy may take, e.g. \"20m\". Default 20m each; `delete` bounds the wait for load balancers to go.")
                 .attr(Attribute::string("create").optional().description("Create timeout."))
                 .attr(Attribute::string("update").optional().description("Update timeout."))
-                .attr(Attribute::string("delete").optional().description("Destroy timeout, including the wait for load balancers.")),
+                .attr(Attribute::string("delete").optional().description("Destroy timeout, including the wait for the load balancer controller's Ingresses and LoadBalancer Services (and their load balancers) to go.")),
         ));
     Schema::new(0, b)
 }

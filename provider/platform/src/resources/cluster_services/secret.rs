@@ -2,18 +2,28 @@
 //! a secret, so it never passes through Terraform's state or plan; state holds the ARN. The
 //! cluster gets it as a Kubernetes Secret written through the API (not Helm values, which
 //! Helm keeps in clear in its release records).
+//!
+//! Destroy deletes the secret with a recovery window of [`RECOVERY_WINDOW_DAYS`] days (the
+//! password of a Grafana whose dashboards may be restored from a backup stays recoverable),
+//! and a create that finds our secret scheduled for deletion restores it (same ARN, same
+//! password) instead of failing on the name.
 
 use aws_sdk_secretsmanager::types::Tag;
 use aws_sdk_secretsmanager::Client;
 use platform_aws::step::{Step, StepError};
 use std::collections::BTreeMap;
 
-/// The secret's ARN and whether it carries `owner`, `None` when absent (or scheduled for
-/// deletion).
-pub async fn observe(
-    sm: &Client,
-    name: &str,
-) -> Result<Option<(String, Option<String>)>, StepError> {
+/// Days a destroyed secret can still be restored (Secrets Manager allows 7 to 30).
+pub const RECOVERY_WINDOW_DAYS: i64 = 7;
+
+/// The secret as Secrets Manager describes it.
+struct Described {
+    arn: String,
+    owner: Option<String>,
+    scheduled_for_deletion: bool,
+}
+
+async fn describe(sm: &Client, name: &str) -> Result<Option<Described>, StepError> {
     match sm
         .describe_secret()
         .secret_id(name)
@@ -21,18 +31,30 @@ pub async fn observe(
         .await
         .step("DescribeSecret")
     {
-        Ok(s) if s.deleted_date().is_none() => {
-            let owner = s
+        Ok(s) => Ok(Some(Described {
+            arn: s.arn().unwrap_or_default().to_owned(),
+            owner: s
                 .tags()
                 .iter()
                 .find(|t| t.key() == Some(platform_aws::tags::OWNER_KEY))
-                .and_then(|t| t.value().map(str::to_owned));
-            Ok(Some((s.arn().unwrap_or_default().to_owned(), owner)))
-        }
-        Ok(_) => Ok(None),
+                .and_then(|t| t.value().map(str::to_owned)),
+            scheduled_for_deletion: s.deleted_date().is_some(),
+        })),
         Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// The secret's ARN and whether it carries `owner`, `None` when absent or scheduled for
+/// deletion (which refresh reports as drift, and the next apply restores).
+pub async fn observe(
+    sm: &Client,
+    name: &str,
+) -> Result<Option<(String, Option<String>)>, StepError> {
+    Ok(describe(sm, name)
+        .await?
+        .filter(|d| !d.scheduled_for_deletion)
+        .map(|d| (d.arn, d.owner)))
 }
 
 /// Makes the secret exist (a new random password when created); returns its ARN.
@@ -42,14 +64,22 @@ pub async fn converge(
     tags: &BTreeMap<String, String>,
     owner: &str,
 ) -> Result<String, StepError> {
-    if let Some((arn, o)) = observe(sm, name).await? {
-        if o.as_deref() != Some(owner) {
+    if let Some(d) = describe(sm, name).await? {
+        if d.owner.as_deref() != Some(owner) {
             return Err(StepError::new(
                 "CreateSecret",
                 format!("secret {name:?} already exists and is not managed by this resource"),
             ));
         }
-        return Ok(arn);
+        if d.scheduled_for_deletion {
+            tracing::info!(target: "platform::cluster_services", secret = name, "restoring Grafana's admin secret, which was scheduled for deletion");
+            sm.restore_secret()
+                .secret_id(name)
+                .send()
+                .await
+                .step("RestoreSecret")?;
+        }
+        return Ok(d.arn);
     }
     let password = sm
         .get_random_password()
@@ -90,8 +120,8 @@ pub async fn value(sm: &Client, arn: &str) -> Result<String, StepError> {
         .to_owned())
 }
 
-/// Deletes the secret at once (no recovery window: the password is regenerated with the
-/// secret, and a pending deletion would block re-creating the same name for days).
+/// Schedules the secret's deletion after [`RECOVERY_WINDOW_DAYS`] days (a re-create within
+/// the window restores it).
 pub async fn delete(sm: &Client, name: &str, owner: &str) -> Result<(), StepError> {
     let Some((_, o)) = observe(sm, name).await? else {
         return Ok(());
@@ -102,7 +132,7 @@ pub async fn delete(sm: &Client, name: &str, owner: &str) -> Result<(), StepErro
     match sm
         .delete_secret()
         .secret_id(name)
-        .force_delete_without_recovery(true)
+        .recovery_window_in_days(RECOVERY_WINDOW_DAYS)
         .send()
         .await
         .step("DeleteSecret")

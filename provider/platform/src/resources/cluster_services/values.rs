@@ -255,7 +255,9 @@ mod tests {
         }
     }
 
-    // Keys documented in the eks-charts README of aws-load-balancer-controller.
+    // Keys documented in the eks-charts README of aws-load-balancer-controller (its configuration
+    // table: `clusterName`, `region`, `vpcId` "The VPC ID for the Kubernetes cluster",
+    // `replicaCount`, `serviceAccount.*`; stable/aws-load-balancer-controller/README.md).
     const LBC_KEYS: &[&str] = &[
         "clusterName",
         "region",
@@ -266,7 +268,9 @@ mod tests {
         "serviceAccount.annotations",
     ];
 
-    // Keys documented in the eks-charts README of aws-for-fluent-bit.
+    // Keys documented in the eks-charts README of aws-for-fluent-bit (stable/aws-for-fluent-bit/
+    // README.md: the `cloudWatchLogs.*` rows of the core plugin, incl. `autoCreateGroup`, and the
+    // `enabled` switch of each other output).
     const FLUENT_BIT_KEYS: &[&str] = &[
         "cloudWatchLogs.enabled",
         "cloudWatchLogs.region",
@@ -295,7 +299,9 @@ mod tests {
         "grafana.admin.passwordKey",
     ];
 
-    // Keys of gateway-helm's values.yaml (the EnvoyGateway configuration it renders).
+    // Keys of gateway-helm's values.yaml (the EnvoyGateway configuration it renders:
+    // `config.envoyGateway.gateway.controllerName`, `config.envoyGateway.provider.type`, as in
+    // the chart's default values and Envoy Gateway's install docs).
     const ENVOY_GATEWAY_KEYS: &[&str] = &[
         "config.envoyGateway.gateway.controllerName",
         "config.envoyGateway.provider.type",

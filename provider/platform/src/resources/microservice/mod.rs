@@ -17,8 +17,8 @@ use async_trait::async_trait;
 use platform_aws::{irsa, tags, AwsContext};
 use std::collections::{BTreeMap, BTreeSet};
 use tfplugin_framework::{
-    ApplyOutcome, Attribute, AttributePath, Block, Diagnostics, PlanRequest, Resource, Schema,
-    Type, Value,
+    ApplyOutcome, Attribute, AttributePath, Block, Diagnostics, NestedBlock, PlanRequest, Resource,
+    Schema, Type, Value,
 };
 
 pub const TYPE_NAME: &str = "platform_microservice";
@@ -75,6 +75,73 @@ impl Env {
             node_role_arn: s("node_role_arn")?,
         })
     }
+}
+
+/// The Gateway a route attaches to: `platform_cluster_services.<name>.gateway` converts to it
+/// (Terraform drops the other attributes).
+fn gateway_parent_type() -> Type {
+    Type::object([("name", Type::String), ("namespace", Type::String)])
+}
+
+fn gateway_block() -> NestedBlock {
+    NestedBlock::at_most_one(
+        "gateway",
+        Block::new()
+            .description("Route the service through the in-cluster API gateway of `platform_cluster_services` instead of an Ingress: an HTTPRoute whose parent is the platform Gateway, matching `path_prefix` (PathPrefix), with optional per-service overrides of the gateway-wide rate limit and JWT authentication (Envoy Gateway policies targeting this route, which take precedence over the Gateway's for this service only). Requires `path_prefix`.")
+            .attr(Attribute::new("parent", gateway_parent_type()).required().description("The Gateway the route attaches to: `platform_cluster_services.<name>.gateway`, or an object with its `name` and `namespace`."))
+            .block(NestedBlock::at_most_one(
+                "rate_limit",
+                Block::new()
+                    .description("This service's rate limit, replacing the gateway-wide `api_gateway.rate_limit` for its route.")
+                    .attr(Attribute::number("requests_per_minute").required().description("Requests per minute allowed on this service's route, greater than 0.")),
+            ))
+            .block(NestedBlock::at_most_one(
+                "jwt",
+                Block::new()
+                    .description("This service's JWT authentication, replacing the gateway-wide `api_gateway.jwt` for its route (e.g. another issuer or audience).")
+                    .attr(Attribute::string("issuer").required().description("The `iss` the tokens must carry."))
+                    .attr(Attribute::string("jwks_uri").required().description("HTTPS URL of the issuer's JSON Web Key Set."))
+                    .attr(Attribute::string_list("audiences").optional().description("Accepted `aud` values; any audience when unset.")),
+            )),
+    )
+}
+
+/// The `gateway` block as the chart's route, `Some(None)` when absent, `None` while unknown.
+fn gateway_route(v: &Value) -> Option<Option<values::GatewayRoute>> {
+    let Some(g) = v.get("gateway").elements().first() else {
+        return if v.get("gateway").is_unknown() {
+            None
+        } else {
+            Some(None)
+        };
+    };
+    if !g.is_wholly_known() {
+        return None;
+    }
+    let parent = g.get("parent");
+    let jwt = match g.get("jwt").elements().first() {
+        None => None,
+        Some(j) => Some(values::RouteJwt {
+            issuer: j.get("issuer").as_str()?.to_string(),
+            jwks_uri: j.get("jwks_uri").as_str()?.to_string(),
+            audiences: j
+                .get("audiences")
+                .elements()
+                .iter()
+                .filter_map(|a| a.as_str().map(str::to_string))
+                .collect(),
+        }),
+    };
+    let requests_per_minute = match g.get("rate_limit").elements().first() {
+        None => None,
+        Some(r) => Some(r.get("requests_per_minute").as_i64()?),
+    };
+    Some(Some(values::GatewayRoute {
+        parent_name: parent.get("name").as_str()?.to_string(),
+        parent_namespace: parent.get("namespace").as_str()?.to_string(),
+        requests_per_minute,
+        jwt,
+    }))
 }
 
 fn set_of(v: &Value) -> Option<Vec<String>> {
@@ -177,6 +244,7 @@ impl Microservice {
                 .get("cluster_name")
                 .as_str()?
                 .to_string(),
+            gateway: gateway_route(v)?,
         })
     }
 
@@ -292,6 +360,62 @@ impl Microservice {
     }
 }
 
+impl Microservice {
+    /// The `gateway` block: a route needs `path_prefix`; overrides are checked like
+    /// `platform_cluster_services`' `api_gateway` (rate > 0, JWKS over https).
+    fn validate_gateway(c: &Value, d: &mut Diagnostics) {
+        use crate::resources::cluster_services::validate::https_url;
+        let Some(g) = c.get("gateway").elements().first() else {
+            return;
+        };
+        let p = || AttributePath::root("gateway").index(0);
+        if c.get("path_prefix").is_null() {
+            d.error_at(
+                AttributePath::root("path_prefix"),
+                "A route on the gateway needs path_prefix",
+                "Set path_prefix (e.g. \"/mobile\"): the service's HTTPRoute matches requests under it.",
+            );
+        }
+        for f in ["name", "namespace"] {
+            if g.get("parent").get(f).as_str() == Some("") {
+                d.error_at(
+                    p().attr("parent").attr(f),
+                    "Invalid gateway",
+                    format!(
+                        "The gateway's {f} is empty: use platform_cluster_services.<name>.gateway."
+                    ),
+                );
+            }
+        }
+        if let Some(r) = g.get("rate_limit").elements().first() {
+            if let Some(n) = r.get("requests_per_minute").as_i64() {
+                if n <= 0 {
+                    d.error_at(
+                        p().attr("rate_limit").index(0).attr("requests_per_minute"),
+                        "Invalid rate limit",
+                        format!("requests_per_minute must be greater than 0, got {n}."),
+                    );
+                }
+            }
+        }
+        if let Some(j) = g.get("jwt").elements().first() {
+            let jp = || p().attr("jwt").index(0);
+            if let Some(u) = j.get("jwks_uri").as_str() {
+                if let Err(e) = https_url(u) {
+                    d.error_at(jp().attr("jwks_uri"), "JWKS URI must be https", e);
+                }
+            }
+            if j.get("issuer").as_str() == Some("") {
+                d.error_at(
+                    jp().attr("issuer"),
+                    "Empty issuer",
+                    "Set the `iss` value the tokens carry.",
+                );
+            }
+        }
+    }
+}
+
 fn check_number(
     d: &mut Diagnostics,
     config: &Value,
@@ -337,7 +461,7 @@ impl Resource<AwsContext> for Microservice {
             .attr(Attribute::number("max_replicas").optional().description("Autoscaler maximum, from `replicas` to 100. Default: `replicas` (no autoscaling)."))
             .attr(Attribute::number("container_port").default(8080).description("Port the container listens on, 1024-65535 (the container runs as non-root). Default 8080."))
             .attr(Attribute::string("health_check_path").default("/healthz").description("HTTP path of the readiness and liveness probes. Default `/healthz`."))
-            .attr(Attribute::string("path_prefix").optional().description("Route on the in-cluster API gateway, e.g. `/mobile`. Default: no route."))
+            .attr(Attribute::string("path_prefix").optional().description("Route on the in-cluster API gateway, e.g. `/mobile`: an HTTPRoute on the platform Gateway when `gateway` is set, otherwise an Ingress of class `api-gateway`. Default: no route."))
             .attr(Attribute::string_map("resources").optional().description("Container resources: any of `cpu_request`, `cpu_limit`, `memory_request`, `memory_limit` (Kubernetes quantities). Defaults 100m / 500m / 128Mi / 128Mi."))
             .attr(Attribute::string_map("env").optional().description("Environment variables of the container."))
             .attr(Attribute::string_set("iam_policy_arns").optional().description("Managed policies attached to the service's IRSA role."))
@@ -358,7 +482,8 @@ impl Resource<AwsContext> for Microservice {
             .attr(Attribute::string("trust_policy").computed().description("The IRSA role's trust policy (JSON)."))
             .attr(Attribute::string("repository_policy").computed().description("The repository policy (JSON): pull for the node role and `pull_account_ids`."))
             .attr(Attribute::string("lifecycle_policy").computed().description("The repository lifecycle policy (JSON)."))
-            .attr(Attribute::string("helm_values").computed().description("JSON values for the platformkit microservice chart: image, replicas, port, resources, env, IRSA annotation, autoscaling, disruption budget and gateway route."));
+            .attr(Attribute::string("helm_values").computed().description("JSON values for the platformkit microservice chart: image, replicas, port, resources, env, IRSA annotation, autoscaling, disruption budget, and the route (an Ingress, or an HTTPRoute on the platform gateway with its policy overrides when `gateway` is set)."))
+            .block(gateway_block());
         for (name, desc) in GUARANTEES {
             b = b.attr(Attribute::bool(name).computed().description(desc));
         }
@@ -533,6 +658,7 @@ impl Resource<AwsContext> for Microservice {
             }
         }
         tags::reserved_keys(root("tags"), c.get("tags"), &mut d);
+        Self::validate_gateway(c, &mut d);
         let env = c.get("environment");
         let ep = |f: &str| root("environment").attr(f);
         if let Some(s) = env.get("cluster_name").as_str() {
@@ -886,6 +1012,7 @@ impl Resource<AwsContext> for Microservice {
             ),
             ("force_delete", Value::Bool(false)),
             ("role_name", Value::from(role_name(id))),
+            ("gateway", Value::List(Vec::new())),
         ]);
         // Read fills the rest; the documents are compared against what the inputs imply.
         for (attr, d) in [

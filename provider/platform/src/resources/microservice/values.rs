@@ -33,6 +33,52 @@ pub struct ServiceSpec {
     pub env: BTreeMap<String, String>,
     pub role_arn: String,
     pub cluster_name: String,
+    /// The service's route on the platform gateway (`platform_cluster_services`), instead of
+    /// an Ingress.
+    pub gateway: Option<GatewayRoute>,
+}
+
+/// JWT authentication for one route, replacing the gateway-wide one for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteJwt {
+    pub issuer: String,
+    pub jwks_uri: String,
+    pub audiences: Vec<String>,
+}
+
+/// An HTTPRoute attached to the platform Gateway, with per-service policy overrides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayRoute {
+    pub parent_name: String,
+    pub parent_namespace: String,
+    pub requests_per_minute: Option<i64>,
+    pub jwt: Option<RouteJwt>,
+}
+
+/// The `gateway` section of the values: the HTTPRoute and its policies (Envoy Gateway's
+/// `BackendTrafficPolicy` for the rate limit, `SecurityPolicy` for JWT), each targeting the
+/// route, so they take precedence over the gateway-wide ones for this service only.
+fn gateway_values(g: &GatewayRoute, path_prefix: &str) -> J {
+    let rate = match g.requests_per_minute {
+        Some(n) => json!({ "enabled": true, "requestsPerMinute": n }),
+        None => json!({ "enabled": false }),
+    };
+    let jwt = match &g.jwt {
+        Some(j) => json!({
+            "enabled": true,
+            "issuer": j.issuer,
+            "jwksUri": j.jwks_uri,
+            "audiences": j.audiences,
+        }),
+        None => json!({ "enabled": false }),
+    };
+    json!({
+        "enabled": true,
+        "pathPrefix": path_prefix,
+        "parentRef": { "name": g.parent_name, "namespace": g.parent_namespace },
+        "rateLimit": rate,
+        "jwt": jwt,
+    })
 }
 
 impl ServiceSpec {
@@ -65,7 +111,7 @@ pub fn values(s: &ServiceSpec) -> J {
         .collect();
     let mut annotations = Map::new();
     annotations.insert(IRSA_ANNOTATION.to_string(), J::from(s.role_arn.clone()));
-    json!({
+    let mut v = json!({
         "nameOverride": s.name,
         "namespace": s.namespace,
         "image": {
@@ -97,13 +143,19 @@ pub fn values(s: &ServiceSpec) -> J {
             "maxUnavailable": 1,
         },
         "route": {
-            "enabled": s.path_prefix.is_some(),
+            "enabled": s.path_prefix.is_some() && s.gateway.is_none(),
             "pathPrefix": s.path_prefix.clone().unwrap_or_default(),
         },
         "labels": {
             "platform.io/cluster": s.cluster_name,
         },
-    })
+    });
+    // Only a service on the gateway has the key, so the values of every other service stay
+    // exactly as they were.
+    if let Some(g) = &s.gateway {
+        v["gateway"] = gateway_values(g, s.path_prefix.as_deref().unwrap_or_default());
+    }
+    v
 }
 
 /// The values as the compact JSON string stored in `helm_values`.
@@ -133,7 +185,48 @@ mod tests {
             ]),
             role_arn: "arn:aws:iam::111111111111:role/mobile-service-irsa".into(),
             cluster_name: "prod".into(),
+            gateway: None,
         }
+    }
+
+    #[test]
+    fn a_service_on_the_gateway_gets_a_route_and_its_overrides_instead_of_an_ingress() {
+        let mut s = spec();
+        assert!(values(&s).get("gateway").is_none());
+        s.gateway = Some(GatewayRoute {
+            parent_name: "platform".into(),
+            parent_namespace: "envoy-gateway-system".into(),
+            requests_per_minute: Some(120),
+            jwt: Some(RouteJwt {
+                issuer: "https://login.example".into(),
+                jwks_uri: "https://login.example/jwks.json".into(),
+                audiences: vec!["mobile".into()],
+            }),
+        });
+        let v = values(&s);
+        assert_eq!(v["route"]["enabled"], false);
+        assert_eq!(
+            v["gateway"],
+            json!({
+                "enabled": true,
+                "pathPrefix": "/mobile",
+                "parentRef": {"name": "platform", "namespace": "envoy-gateway-system"},
+                "rateLimit": {"enabled": true, "requestsPerMinute": 120},
+                "jwt": {
+                    "enabled": true,
+                    "issuer": "https://login.example",
+                    "jwksUri": "https://login.example/jwks.json",
+                    "audiences": ["mobile"],
+                },
+            })
+        );
+        if let Some(g) = s.gateway.as_mut() {
+            g.requests_per_minute = None;
+            g.jwt = None;
+        }
+        let v = values(&s);
+        assert_eq!(v["gateway"]["rateLimit"], json!({"enabled": false}));
+        assert_eq!(v["gateway"]["jwt"], json!({"enabled": false}));
     }
 
     #[test]

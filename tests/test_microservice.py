@@ -18,6 +18,12 @@ SHA_2 = "89abcdef0123456789abcdef0123456789abcdef"
 PULL_ACCOUNT = "111111111111"
 
 
+GATEWAY = """  gateway {{
+    parent = {{ name = "platform", namespace = "envoy-gateway-system" }}
+    {}
+  }}"""
+
+
 def flat(text: str) -> str:
     return " ".join(text.split())
 
@@ -289,6 +295,13 @@ def test_import_by_name_and_adopt_after_crash(tf_factory, clean_moto):
         ('environment = { cluster_name = "prod", oidc_issuer_url = "http://x", '
          'oidc_provider_arn = "arn:aws:iam::111111111111:oidc-provider/x", node_role_arn = "nodes" }',
          "environment", "Invalid environment"),
+        # The per-service overrides on the platform gateway, checked like platform_cluster_services' own.
+        ('path_prefix = "/mobile"\n' + GATEWAY.format("rate_limit {\n      requests_per_minute = 0\n    }"),
+         "requests_per_minute", "Invalid rate limit"),
+        ('path_prefix = "/mobile"\n' + GATEWAY.format(
+            'jwt {\n      issuer   = "https://login.test"\n      jwks_uri = "http://login.test/jwks"\n    }'),
+         "jwks_uri", "JWKS URI must be https"),
+        (GATEWAY.format(""), "path_prefix", "A route on the gateway needs path_prefix"),
     ],
 )
 def test_bad_input_is_refused_before_any_aws_call(tf, clean_moto, override, attribute, message):

@@ -68,6 +68,39 @@ def test_chart_refuses_values_outside_the_contract(tools, tmp_path):
     assert r.returncode != 0 and "imageTag" in r.stderr
 
 
+def test_chart_routes_through_the_gateway(tools, tmp_path):
+    """With `gateway` values (what platform_microservice sets when its `gateway` block is set): an HTTPRoute on
+    the platform Gateway under pathPrefix and the per-service policies targeting it, and no Ingress. (These
+    kinds are CRDs, so kubernetes-validate cannot check them; test_cluster_services applies them to an API
+    server with the CRDs installed.)"""
+    values = {
+        "image": {"repository": "r", "tag": "1.0.0"}, "replicaCount": 2, "containerPort": 8080,
+        "route": {"enabled": False, "pathPrefix": "/mobile"},
+        "gateway": {
+            "enabled": True, "pathPrefix": "/mobile",
+            "parentRef": {"name": "platform", "namespace": "envoy-gateway-system"},
+            "rateLimit": {"enabled": True, "requestsPerMinute": 120},
+            "jwt": {"enabled": True, "issuer": "https://login.test", "jwksUri": "https://login.test/jwks.json",
+                    "audiences": ["mobile"]},
+        },
+    }
+    path = tmp_path / "values.json"
+    path.write_text(json.dumps(values))
+    docs = {d["kind"]: d for d in yaml.safe_load_all(render(path)) if d}
+    assert "Ingress" not in docs
+    route = docs["HTTPRoute"]["spec"]
+    assert route["parentRefs"][0]["name"] == "platform"
+    assert route["rules"][0]["matches"] == [{"path": {"type": "PathPrefix", "value": "/mobile"}}]
+    assert docs["BackendTrafficPolicy"]["spec"]["rateLimit"]["local"]["rules"][0]["limit"]["requests"] == 120
+    assert docs["SecurityPolicy"]["spec"]["jwt"]["providers"][0]["remoteJWKS"]["uri"] == "https://login.test/jwks.json"
+    # The schema refuses a JWKS over plain HTTP and a rate of 0.
+    for bad in ({"jwt": {**values["gateway"]["jwt"], "jwksUri": "http://login.test/jwks"}},
+                {"rateLimit": {"enabled": True, "requestsPerMinute": 0}}):
+        path.write_text(json.dumps({**values, "gateway": {**values["gateway"], **bad}}))
+        r = run(HELM, "template", "svc", CHART, "-f", path)
+        assert r.returncode != 0 and "gateway" in r.stderr, r.stderr
+
+
 def module_hcl(env: dict) -> str:
     env_obj = "{\n" + "\n".join(f"    {k} = {hcl_string(v)}" for k, v in env.items()) + "\n  }"
     return f"""

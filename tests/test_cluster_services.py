@@ -5,7 +5,9 @@ project (tests/charts) served from a chart repository on 127.0.0.1.
 What this cannot exercise: there is no kubelet, so no pod ever runs (releases use `wait = false`; Fluent Bit never
 ships a log line, the load balancer controller never makes an ALB, Envoy Gateway never programs a route), and moto
 has no ELBv2 controller behind the Ingresses. The destroy-order wait is exercised with a finalizer that a test
-thread removes, as the controller would once its load balancer is gone."""
+thread removes, as the controller would once its load balancer is gone. The HTTPRoutes and the JWT / rate-limit
+policies (the gateway's and each service's overrides) are checked as objects in the API server; no request ever
+goes through a gateway here, so their enforcement is Envoy Gateway's and not exercised."""
 
 from __future__ import annotations
 
@@ -420,6 +422,13 @@ def test_microservices_route_through_the_gateway(tf, clean_moto, kube, chart_rep
                             "spec": {"ingressClassName": "alb", "defaultBackend": backend}})
     kube.create(ingresses, {"metadata": {"name": "internal"},
                             "spec": {"ingressClassName": "nginx", "defaultBackend": backend}})
+    # LoadBalancer Services: one the controller makes an NLB for (its annotation; kube-apiserver 1.20 has no
+    # spec.loadBalancerClass yet, which unit tests cover), one left to the cloud provider.
+    services = f"/api/v1/namespaces/{team}/services"
+    lb_spec = {"type": "LoadBalancer", "selector": {"app": "web"}, "ports": [{"port": 80}]}
+    kube.create(services, {"metadata": {"name": "nlb", "annotations": {
+        "service.beta.kubernetes.io/aws-load-balancer-type": "external"}}, "spec": lb_spec})
+    kube.create(services, {"metadata": {"name": "in-tree"}, "spec": lb_spec})
     monitors = f"/apis/monitoring.coreos.com/v1/namespaces/{team}/servicemonitors"
     kube.create(monitors, {"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
                            "metadata": {"name": "web"}, "spec": {"endpoints": [{"port": "http"}]}})
@@ -429,6 +438,8 @@ def test_microservices_route_through_the_gateway(tf, clean_moto, kube, chart_rep
     assert release_names(kube) == {}
     assert kube.get(f"{ingresses}/public") is None
     assert kube.get(f"{ingresses}/internal") is not None
+    assert kube.get(f"{services}/nlb") is None
+    assert kube.get(f"{services}/in-tree") is not None
     assert kube.get(f"{monitors}/web") is not None
     crd = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
     assert kube.get(f"{crd}/servicemonitors.monitoring.coreos.com") is not None

@@ -81,9 +81,8 @@ def top_units(target_dir: Path, n: int = 5) -> List[str]:
     data.sort(key=lambda u: u.get("duration", 0.0), reverse=True)
     out = []
     for u in data[:n]:
-        mode = u.get("mode", "")
-        out.append(f"{u.get('name')} {u.get('version', '')}{' (' + mode + ')' if mode != 'todo' else ''}"
-                   f" {u.get('duration', 0.0):.0f} s")
+        # "target" is "" for a library, else e.g. " build-script" or ' bin "name"'.
+        out.append(f"{u.get('name')} {u.get('version', '')}{u.get('target', '')}: {u.get('duration', 0.0):.0f} s")
     return out
 
 

@@ -384,12 +384,23 @@ def bench_handshake(provs: List[Provider], runs: int, tmpdir: Path) -> None:
         for _ in range(runs):
             for p in provs:
                 cert = make_client_cert_pem() if mtls else None
+                cpu_before = children_cpu_ms()
                 s = Served(p, tmpdir, cert)
                 s.close()
                 if mtls and not s.server_cert:
                     p.notes[metric] = "no AutoMTLS (no server cert in handshake)"
                     continue
                 p.results.setdefault(metric, []).append(s.elapsed_ms)
+                # CPU the process used (start, handshake line, kill): hardly moved by other load.
+                p.results.setdefault(metric + "_cpu", []).append(children_cpu_ms() - cpu_before)
+
+
+def children_cpu_ms() -> float:
+    """user + sys CPU of this process's reaped children so far, in ms."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (r.ru_utime + r.ru_stime) * 1000.0
 
 
 # --- 2. schema latency -----------------------------------------------------------------------------------
@@ -627,6 +638,8 @@ ROWS = [
     # key, label, decimals, target for platform (printed, never asserted), test(platform median, peer medians)
     ("handshake", "start-to-handshake, plain gRPC (ms)", 1, "< 20 ms", lambda v, o: v < 20),
     ("handshake_mtls", "start-to-handshake, AutoMTLS (ms)", 1, "< 20 ms", lambda v, o: v < 20),
+    ("handshake_mtls_cpu", "CPU of one AutoMTLS start, to the line (ms)", 1, "<= null",
+     lambda v, o: "null" in o and v <= o["null"]),
     ("schema", "GetProviderSchema (ms)", 3, "< 1 ms", lambda v, o: v < 1),
     ("schema_bytes", "schema response size (bytes)", 0, "", None),
     ("rss_empty", "provider peak RSS, plan on empty state (MiB)", 1, "< 25 MiB", lambda v, o: v < 25),
@@ -749,7 +762,8 @@ def write_report(path: Path, table: str, provs: List[Provider], args: argparse.N
         "",
         "Cells are median (min); ratio columns divide medians; targets are printed, never asserted.",
         f"Runs: handshake {args.handshake_runs} per provider and mode (spawn until the handshake line is read,"
-        f" then kill), schema {args.schema_calls} calls after one warm-up (one process, plaintext gRPC,"
+        f" then kill; the CPU row is the process's user + sys time from its rusage, which other load on the"
+        f" machine hardly changes), schema {args.schema_calls} calls after one warm-up (one process, plaintext gRPC,"
         f" tfplugin6 GetProviderSchema for platform, tfplugin5 GetSchema for the peers), peak RSS {args.rss_runs}"
         f" plans per state (max VmHWM over every provider process of a plan, polled every {args.poll_ms:g} ms;"
         f" provider processes per plan, empty / after apply: {procs}), plan wall {args.plan_runs} plans per"

@@ -611,7 +611,10 @@ def bench_plans(provs: List[Provider], moto: Moto, mirror: Path, wall_runs: int,
         for _ in range(wall_runs):
             for p in provs:
                 before = moto.requests_served()
+                cpu_before = children_cpu_ms()
                 p.results.setdefault(f"plan_{phase}", []).append(work[p.key].plan_wall())
+                # Terraform's and its providers' CPU (reaped by terraform, then by us): robust to other load.
+                p.results.setdefault(f"plan_cpu_{phase}", []).append((children_cpu_ms() - cpu_before) / 1000.0)
                 p.results.setdefault(f"requests_{phase}", []).append(float(moto.requests_served() - before))
 
 
@@ -648,6 +651,10 @@ ROWS = [
     ("stripped", "stripped binary size (MiB)", 1, "", None),
     ("plan_empty", "terraform plan wall, empty state (s)", 2, "<= null", lambda v, o: "null" in o and v <= o["null"]),
     ("plan_applied", "terraform plan wall, after apply (s)", 2, "<= null", lambda v, o: "null" in o and v <= o["null"]),
+    ("plan_cpu_empty", "plan CPU, terraform + providers, empty (s)", 3, "<= null",
+     lambda v, o: "null" in o and v <= o["null"]),
+    ("plan_cpu_applied", "plan CPU, terraform + providers, applied (s)", 3, "<= null",
+     lambda v, o: "null" in o and v <= o["null"]),
     ("requests_applied", "moto requests per plan after apply", 0, "", None),
 ]
 
@@ -769,7 +776,8 @@ def write_report(path: Path, table: str, provs: List[Provider], args: argparse.N
         f" provider processes per plan, empty / after apply: {procs}), plan wall {args.plan_runs} plans per"
         f" state, each after one untimed warm-up plan: first on an empty state after `terraform init`, then"
         f" after `terraform apply` (the refresh reads every object back from moto; the last row counts moto's"
-        f" access-log lines per plan). Sizes in MiB (2^20 bytes); stripped with"
+        f" access-log lines per plan; the plan CPU rows are the user + sys time of Terraform and every provider process"
+        f" it started, from rusage). Sizes in MiB (2^20 bytes); stripped with"
         f" {strip or 'no strip found: n/a'}.",
         "",
         "What is planned: platform: one `platform_state_backend`; null: one `null_resource`; aws: `aws_s3_bucket`"

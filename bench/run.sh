@@ -72,7 +72,7 @@ fi
 
 if [[ "${SCRIPT}" == bench/build.py ]]; then # it runs cargo itself, cold and warm
   step "build-time benchmark (bench/build.py)"
-  exec "${PY}" bench/build.py "${BENCH_ARGS[@]}"
+  exec "${PY}" bench/build.py ${BENCH_ARGS[@]+"${BENCH_ARGS[@]}"}
 fi
 
 TARGET_DIR="${CARGO_TARGET_DIR:-${REPO_ROOT}/target}"

@@ -384,12 +384,23 @@ def bench_handshake(provs: List[Provider], runs: int, tmpdir: Path) -> None:
         for _ in range(runs):
             for p in provs:
                 cert = make_client_cert_pem() if mtls else None
+                cpu_before = children_cpu_ms()
                 s = Served(p, tmpdir, cert)
                 s.close()
                 if mtls and not s.server_cert:
                     p.notes[metric] = "no AutoMTLS (no server cert in handshake)"
                     continue
                 p.results.setdefault(metric, []).append(s.elapsed_ms)
+                # CPU the process used (start, handshake line, kill): hardly moved by other load.
+                p.results.setdefault(metric + "_cpu", []).append(children_cpu_ms() - cpu_before)
+
+
+def children_cpu_ms() -> float:
+    """user + sys CPU of this process's reaped children so far, in ms."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (r.ru_utime + r.ru_stime) * 1000.0
 
 
 # --- 2. schema latency -----------------------------------------------------------------------------------
@@ -600,7 +611,10 @@ def bench_plans(provs: List[Provider], moto: Moto, mirror: Path, wall_runs: int,
         for _ in range(wall_runs):
             for p in provs:
                 before = moto.requests_served()
+                cpu_before = children_cpu_ms()
                 p.results.setdefault(f"plan_{phase}", []).append(work[p.key].plan_wall())
+                # Terraform's and its providers' CPU (reaped by terraform, then by us): robust to other load.
+                p.results.setdefault(f"plan_cpu_{phase}", []).append((children_cpu_ms() - cpu_before) / 1000.0)
                 p.results.setdefault(f"requests_{phase}", []).append(float(moto.requests_served() - before))
 
 
@@ -627,14 +641,20 @@ ROWS = [
     # key, label, decimals, target for platform (printed, never asserted), test(platform median, peer medians)
     ("handshake", "start-to-handshake, plain gRPC (ms)", 1, "< 20 ms", lambda v, o: v < 20),
     ("handshake_mtls", "start-to-handshake, AutoMTLS (ms)", 1, "< 20 ms", lambda v, o: v < 20),
+    ("handshake_mtls_cpu", "CPU of one AutoMTLS start, to the line (ms)", 1, "<= null",
+     lambda v, o: "null" in o and v <= o["null"]),
     ("schema", "GetProviderSchema (ms)", 3, "< 1 ms", lambda v, o: v < 1),
     ("schema_bytes", "schema response size (bytes)", 0, "", None),
     ("rss_empty", "provider peak RSS, plan on empty state (MiB)", 1, "< 25 MiB", lambda v, o: v < 25),
     ("rss_applied", "provider peak RSS, plan after apply (MiB)", 1, "< 25 MiB", lambda v, o: v < 25),
-    ("size", "binary size as shipped (MiB)", 1, "", None),
+    ("size", "binary size as measured (MiB)", 1, "<= 20 MiB", lambda v, o: v <= 20),
     ("stripped", "stripped binary size (MiB)", 1, "", None),
     ("plan_empty", "terraform plan wall, empty state (s)", 2, "<= null", lambda v, o: "null" in o and v <= o["null"]),
     ("plan_applied", "terraform plan wall, after apply (s)", 2, "<= null", lambda v, o: "null" in o and v <= o["null"]),
+    ("plan_cpu_empty", "plan CPU, terraform + providers, empty (s)", 3, "<= null",
+     lambda v, o: "null" in o and v <= o["null"]),
+    ("plan_cpu_applied", "plan CPU, terraform + providers, applied (s)", 3, "<= null",
+     lambda v, o: "null" in o and v <= o["null"]),
     ("requests_applied", "moto requests per plan after apply", 0, "", None),
 ]
 
@@ -740,7 +760,8 @@ def write_report(path: Path, table: str, provs: List[Provider], args: argparse.N
         f" the figures); 1-minute load average {loads[0]} before, {loads[1]} at the end (includes the"
         f" benchmark itself); the benchmark ran at nice {os.nice(0)}.",
         f"{tf_version}, moto {moto.__version__} on 127.0.0.1, Python {pyplatform.python_version()},"
-        f" grpcio {grpc.__version__}; repository at {git_describe()}.",
+        f" grpcio {grpc.__version__}; repository at {git_describe()}; platform binary of the Cargo profile"
+        f" `{provs[0].binary.parent.name}` (`dist` is the shipped one: `bench/run.sh --dist`).",
         "",
         "```",
         table,
@@ -748,13 +769,15 @@ def write_report(path: Path, table: str, provs: List[Provider], args: argparse.N
         "",
         "Cells are median (min); ratio columns divide medians; targets are printed, never asserted.",
         f"Runs: handshake {args.handshake_runs} per provider and mode (spawn until the handshake line is read,"
-        f" then kill), schema {args.schema_calls} calls after one warm-up (one process, plaintext gRPC,"
+        f" then kill; the CPU row is the process's user + sys time from its rusage, which other load on the"
+        f" machine hardly changes), schema {args.schema_calls} calls after one warm-up (one process, plaintext gRPC,"
         f" tfplugin6 GetProviderSchema for platform, tfplugin5 GetSchema for the peers), peak RSS {args.rss_runs}"
         f" plans per state (max VmHWM over every provider process of a plan, polled every {args.poll_ms:g} ms;"
         f" provider processes per plan, empty / after apply: {procs}), plan wall {args.plan_runs} plans per"
         f" state, each after one untimed warm-up plan: first on an empty state after `terraform init`, then"
         f" after `terraform apply` (the refresh reads every object back from moto; the last row counts moto's"
-        f" access-log lines per plan). Sizes in MiB (2^20 bytes); stripped with"
+        f" access-log lines per plan; the plan CPU rows are the user + sys time of Terraform and every provider process"
+        f" it started, from rusage). Sizes in MiB (2^20 bytes); stripped with"
         f" {strip or 'no strip found: n/a'}.",
         "",
         "What is planned: platform: one `platform_state_backend`; null: one `null_resource`; aws: `aws_s3_bucket`"

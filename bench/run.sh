@@ -4,7 +4,9 @@
 # Prints a table of figures (never asserts) and writes it to bench/results.md. Takes a few minutes.
 #
 #   1. tools: scripts/bootstrap.sh, only if .tools/ lacks Terraform or the venv;
-#   2. our provider: cargo build --release --locked (skip with --no-build);
+#   2. our provider: cargo build --release --locked (skip with --no-build); with --dist, the shipped binary
+#      instead: cargo build --profile dist --locked (LTO, one codegen unit; scripts/release.sh builds it too),
+#      and every figure is then of that binary;
 #   3. the peers: bench/fetch_peers.sh (downloads once into .tools/bench/, checks sha256);
 #   4. the mirror .tools/bench/mirror: our provider via scripts/build_mirror.py, the peers added by bench.py;
 #   5. bench/bench.py with .tools/venv/bin/python (starts and stops its own moto).
@@ -20,11 +22,17 @@
 # image-tag change among 30, and destroy, plus helm processes per plan; it rewrites only its own section of
 # bench/results.md. Takes about 7 minutes with the default 3 runs (on a busy 2-core machine).
 #
-# Usage: bench/run.sh [--no-build] [bench.py options]    e.g. bench/run.sh --plan-runs 5 --out -
+# With --build, steps 2 to 4 are skipped and step 5 runs bench/build.py: a cold build into an empty target
+# directory and a warm rebuild after touching one resource file, with wall and CPU time per Cargo profile,
+# the binary size and the costliest compilation units (prints, never asserts; rewrites only its own section
+# of bench/results.md). Tens of CPU-minutes per cold build; e.g. --profiles release,dist.
+#
+# Usage: bench/run.sh [--no-build] [--dist] [bench.py options]    e.g. bench/run.sh --plan-runs 5 --out -
 #        bench/run.sh --environment [--no-build] [environment.py options]   e.g. ... --runs 5
 #        bench/run.sh --releases [--no-build] [releases.py options]         e.g. ... --sizes 1,10,30
-#        bench/run.sh --help-bench                       bench.py's options (with --environment or
-#                                                        --releases first: that script's)
+#        bench/run.sh --build [build.py options]              e.g. ... --profiles release,dist
+#        bench/run.sh --help-bench                       bench.py's options (with --environment,
+#                                                        --releases or --build first: that script's)
 # Environment: CARGO_TARGET_DIR is honoured; BENCH_MIRROR overrides the mirror folder.
 set -euo pipefail
 
@@ -36,6 +44,7 @@ readonly MIRROR="${BENCH_MIRROR:-${REPO_ROOT}/.tools/bench/mirror}"
 readonly PLATFORM_VERSION="0.1.0"
 
 BUILD=1
+PROFILE=release
 SCRIPT=bench/bench.py
 BENCH_ARGS=()
 for arg in "$@"; do
@@ -43,9 +52,11 @@ for arg in "$@"; do
     --no-build) BUILD=0 ;;
     --environment) SCRIPT=bench/environment.py ;;
     --releases) SCRIPT=bench/releases.py ;;
+    --build) SCRIPT=bench/build.py ;;
+    --dist) PROFILE=dist ;;
     --help-bench) exec "${PY}" "${SCRIPT}" --help ;;
     -h | --help)
-      sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,36p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *) BENCH_ARGS+=("${arg}") ;;
@@ -59,14 +70,19 @@ if [[ ! -x .tools/bin/terraform || ! -x "${PY}" ]]; then
   scripts/bootstrap.sh >&2
 fi
 
+if [[ "${SCRIPT}" == bench/build.py ]]; then # it runs cargo itself, cold and warm
+  step "build-time benchmark (bench/build.py)"
+  exec "${PY}" bench/build.py ${BENCH_ARGS[@]+"${BENCH_ARGS[@]}"}
+fi
+
 TARGET_DIR="${CARGO_TARGET_DIR:-${REPO_ROOT}/target}"
-BINARY="${TARGET_DIR}/release/terraform-provider-platform"
+BINARY="${TARGET_DIR}/${PROFILE}/terraform-provider-platform"
 if [[ "${BUILD}" == 1 ]]; then
-  step "cargo build --release --locked"
-  cargo build --release --locked >&2
+  step "cargo build --profile ${PROFILE} --locked"
+  cargo build --profile "${PROFILE}" --locked >&2
 fi
 [[ -x "${BINARY}" ]] || {
-  echo "run.sh: ${BINARY} not found: build it with cargo build --release" >&2
+  echo "run.sh: ${BINARY} not found: build it with cargo build --profile ${PROFILE}" >&2
   exit 1
 }
 
@@ -79,4 +95,4 @@ step "mirror for terraform init (${MIRROR#"${REPO_ROOT}/"})"
 python3 scripts/build_mirror.py --binary "${BINARY}" --version "${PLATFORM_VERSION}" --out "${MIRROR}" >/dev/null
 
 step "benchmark (${SCRIPT})"
-exec "${PY}" "${SCRIPT}" --platform-binary "${BINARY}" --mirror "${MIRROR}" "${BENCH_ARGS[@]}"
+exec "${PY}" "${SCRIPT}" --platform-binary "${BINARY}" --mirror "${MIRROR}" ${BENCH_ARGS[@]+"${BENCH_ARGS[@]}"}

@@ -20,11 +20,22 @@
 # image-tag change among 30, and destroy, plus helm processes per plan; it rewrites only its own section of
 # bench/results.md. Takes about 7 minutes with the default 3 runs (on a busy 2-core machine).
 #
+# With --scale, step 5 runs bench/scale.py instead: the cost curve. 1, 10, 50 and 100 platform_microservice
+# (ECR repository + IRSA role with an inline policy each; Helm releases out, only the AWS side) on one
+# environment, and the management stack (terraform-modules/organization: organization, one OU per project
+# with its guardrail SCPs, three accounts per project; no trail) with 6, 30 and 60 accounts, each side by
+# side with the same objects written for hashicorp/aws 3.39.0 (bench/scale/{platform,aws}/{services,
+# management}/main.tf). Per size and phase (apply, refresh-only plan, plan): AWS API calls, wall time,
+# provider CPU-seconds and peak RSS, moto CPU; then the least-squares slope per service/account, the
+# ratio of the slopes and a super-linear flag (last step between sizes vs first). Rewrites only its own
+# section (## Cost curve) of bench/results.md. About 15 minutes with the default 2 runs.
+#
 # Usage: bench/run.sh [--no-build] [bench.py options]    e.g. bench/run.sh --plan-runs 5 --out -
 #        bench/run.sh --environment [--no-build] [environment.py options]   e.g. ... --runs 5
 #        bench/run.sh --releases [--no-build] [releases.py options]         e.g. ... --sizes 1,10,30
-#        bench/run.sh --help-bench                       bench.py's options (with --environment or
-#                                                        --releases first: that script's)
+#        bench/run.sh --scale [--no-build] [scale.py options]               e.g. ... --runs 3 --sizes-services 1,20,100
+#        bench/run.sh --help-bench                       bench.py's options (with --environment,
+#                                                        --releases or --scale first: that script's)
 # Environment: CARGO_TARGET_DIR is honoured; BENCH_MIRROR overrides the mirror folder.
 set -euo pipefail
 
@@ -43,9 +54,10 @@ for arg in "$@"; do
     --no-build) BUILD=0 ;;
     --environment) SCRIPT=bench/environment.py ;;
     --releases) SCRIPT=bench/releases.py ;;
+    --scale) SCRIPT=bench/scale.py ;;
     --help-bench) exec "${PY}" "${SCRIPT}" --help ;;
     -h | --help)
-      sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,38p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *) BENCH_ARGS+=("${arg}") ;;

@@ -44,7 +44,7 @@ import json
 import os
 import platform as pyplatform
 import re
-import shutil
+import resource
 import signal
 import subprocess
 import sys
@@ -81,10 +81,16 @@ METRICS = [
     ("calls", "AWS API calls", 0, 2),
     ("wall", "wall (s)", 2, 4),
     ("cpu", "provider CPU (s)", 2, 4),
+    ("tfcpu", "terraform CPU (s)", 2, 4),
     ("rss", "provider peak RSS (MiB)", 1, 3),
     ("moto", "moto CPU (s)", 2, 4),
 ]
 ADDED_RE = re.compile(r"Resources: (\d+) added")
+# What a plan that exits 2 names: outside changes (refresh-only) or actions (plan); module paths dropped.
+CHANGED_RE = {
+    "refresh": re.compile(r"^\s*# (?:module\.\S+?\.)?(\S+) has been (?:changed|deleted)", re.M),
+    "plan": re.compile(r"^\s*# (?:module\.\S+?\.)?(\S+) (?:will be|must be)", re.M),
+}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -106,12 +112,14 @@ class Measured:
     wall: float
     peak_kib: int  # max VmHWM over the provider processes
     cpu_s: float  # provider CPU, summed over its processes (last poll of each)
+    tree_cpu_s: float  # terraform and every process it waited for (the providers), from rusage
     providers: int  # provider processes seen
 
 
 def watch(work: bench.Workdir, args: Sequence[str], interval: float) -> Measured:
     """Run terraform; poll every provider process it starts for VmHWM and CPU time."""
     with tempfile.TemporaryFile() as sink:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         proc = subprocess.Popen([str(bench.TERRAFORM), *args], cwd=work.dir, env=work.env,
                                 stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT)
@@ -136,9 +144,12 @@ def watch(work: bench.Workdir, args: Sequence[str], interval: float) -> Measured
                     proc.wait()
                     raise RuntimeError(f"{work.prov.label}: terraform {args[0]} did not finish in time")
         wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        tree = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
         sink.seek(0)
         output = sink.read().decode("utf-8", "replace")
-    return Measured(proc.returncode, output, wall, max(peak.values(), default=0), sum(cpu.values()), len(peak))
+    return Measured(proc.returncode, output, wall, max(peak.values(), default=0), sum(cpu.values()), tree,
+                    len(peak))
 
 
 # --- configurations ---------------------------------------------------------------------------------------
@@ -228,10 +239,14 @@ def run_size(prov: Provider, work: Work, moto: bench.Moto, family: str, size: in
             raise RuntimeError(f"{prov.label}: no provider process seen during {phase}")
         r = prov.results
         for metric, value in (("calls", float(calls)), ("wall", run.wall), ("cpu", run.cpu_s),
+                              ("tfcpu", max(0.0, run.tree_cpu_s - run.cpu_s)),
                               ("rss", run.peak_kib * 1024 / MiB), ("moto", moto_used)):
             r.setdefault(f"{family}/{size}/{phase}_{metric}", []).append(value)
         if phase in PLANS:
             r.setdefault(f"{family}/{size}/{phase}_exit", []).append(float(run.returncode))
+            changed = sorted({m.split("[")[0] for m in CHANGED_RE[phase].findall(run.output)})
+            if run.returncode == 2 and changed:
+                prov.notes[f"{family}/{size}/{phase}_changed"] = ", ".join(changed)
         added = ADDED_RE.search(run.output)
         if phase == "apply" and added:
             prov.notes[f"{family}/{size}/resources"] = added.group(1)
@@ -286,6 +301,10 @@ def exit_lines(provs: List[Provider], family: str, sizes: List[int]) -> List[str
             parts.append(f"{s}: {codes} ({p.notes.get(f'{family}/{s}/resources', '?')} resources)")
         lines.append(f"{p.label}: refresh-only/plan exit codes per run (0 no changes, 2 changes) and resources"
                      f" in state, by size: " + "; ".join(parts))
+        for ph, label in (("refresh", "refresh-only plan"), ("plan", "plan")):
+            named = p.notes.get(f"{family}/{sizes[-1]}/{ph}_changed")
+            if named:
+                lines.append(f"  {p.label}: at {sizes[-1]}, the {label} reported changes to (instance keys dropped): {named}")
     return lines
 
 
@@ -340,7 +359,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         signal.signal(sig, lambda signum, frame: sys.exit(128 + signum))
     docs_note = ""
     try:
-        moto = bench.Moto(workdir / "moto.log")
+        # Without AWS's managed policies: neither side attaches one, and moto would load them
+        # (about a thousand) into the IAM of every account the management family creates.
+        moto = bench.Moto(workdir / "moto.log", load_managed_policies=False)
         log(f"moto: {moto.url} (pid {moto.proc.pid})")
         works: Dict[Tuple[str, str], Work] = {}
         for family in families:
@@ -379,7 +400,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("\n".join(codes))
         print("super-linear: " + ("; ".join(flags) if flags else "none flagged"))
         body += [f"### {title}", "", "```", table, "```", "",
-                 *[f"- {line}" for line in codes],
+                 *[f"  - {line.strip()}" if line.startswith("  ") else f"- {line}" for line in codes],
                  "- flagged as super-linear: " + ("; ".join(flags) if flags else "none"), ""]
     print(f"\ncells: median over {args.runs} runs; other processes used {other} during the run;"
           f" 1-minute load average before {load_before}, at the end {load_after}; took {elapsed:.0f} s")
@@ -403,7 +424,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         f" {args.superlinear:g} whose last step also adds more than a tenth of the largest value). AWS API"
         " calls are the requests moto's access log shows during the phase; provider CPU is utime + stime of"
         " the terraform-provider-* processes of the command (polled every"
-        f" {args.poll_ms:g} ms, last sample of each process, summed); peak RSS is the max VmHWM over them;"
+        f" {args.poll_ms:g} ms, last sample of each process, summed); terraform CPU is the rusage of the"
+        " terraform command and every process it waited for, less the provider CPU; peak RSS is the max"
+        " VmHWM over the provider processes;"
         " moto CPU is the moto server's utime + stime during the phase. Guardrail documents given to the"
         f" peer, from platform's plan: {docs_note or 'n/a'}.",
     ])

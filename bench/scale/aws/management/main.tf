@@ -104,6 +104,10 @@ resource "aws_organizations_policy" "guardrail" {
     managed-from = "bench/scale/management"
     project      = each.value.project
   }
+
+  # Nothing else orders a policy after the organization it belongs to (moto answers a
+  # CreatePolicy before the organization exists with a 500, which the provider retries).
+  depends_on = [aws_organizations_organization.this]
 }
 
 resource "aws_organizations_policy_attachment" "guardrail" {

@@ -27,7 +27,7 @@
 # side with the same objects written for hashicorp/aws 3.39.0 (bench/scale/{platform,aws}/{services,
 # management}/main.tf). Per size and phase (apply, refresh-only plan, plan): AWS API calls, wall time,
 # provider CPU-seconds and peak RSS, moto CPU; then the least-squares slope per service/account, the
-# ratio of the slopes and a super-linear flag (last step between sizes vs first). Rewrites only its own
+# ratio of the slopes and a super-linear flag (last step between sizes vs the one before). Rewrites only its own
 # section (## Cost curve) of bench/results.md. About 15 minutes with the default 2 runs.
 #
 # Usage: bench/run.sh [--no-build] [bench.py options]    e.g. bench/run.sh --plan-runs 5 --out -

@@ -29,8 +29,8 @@ stime of those processes, last poll before each exits, summed over them) and mot
 
 Then, per metric and phase: the least-squares slope over the sizes (cost per extra service or account),
 the ratio of the slopes (platform / aws), and the growth check: the slope of the last step between sizes
-over the slope of the first (about 1 for linear growth; flagged above --superlinear, default 1.5, when the
-last step also adds more than noise).
+over the slope of the step before it (about 1 for linear growth; flagged above --superlinear, default 1.5,
+when the last step also adds more than a tenth of the value at the largest size).
 
 Run it through ``bench/run.sh --scale``, which fetches the peer and builds the mirror first.
 """
@@ -204,14 +204,16 @@ def lsq_slope(xs: List[float], ys: List[float]) -> Optional[float]:
 
 
 def growth(xs: List[float], ys: List[float]) -> Optional[float]:
-    """Slope of the last step over the slope of the first: ~1 when linear, > 1 when super-linear."""
+    """Slope of the last step between sizes over the slope of the step before it: about 1 when the
+    growth is linear, above 1 when each resource costs more the more there are. (The step before, not
+    the first: from the smallest size the differences are a few CPU ticks and mostly fixed costs.)"""
     if len(xs) < 3:
         return None
-    first = (ys[1] - ys[0]) / (xs[1] - xs[0])
+    before = (ys[-2] - ys[-3]) / (xs[-2] - xs[-3])
     last = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
-    if first <= 0:
+    if before <= 0:
         return None if last <= 0 else float("inf")
-    return last / first
+    return last / before
 
 
 # --- the run ----------------------------------------------------------------------------------------------
@@ -256,7 +258,7 @@ def render(provs: List[Provider], family: str, sizes: List[int], threshold: floa
     ours, peer = provs
     unit = FAMILIES[family][0]
     header = ["phase", "metric: median", "side", *[str(s) for s in sizes], f"per {unit} (LSQ)",
-              "platform/aws", "last/first step"]
+              "platform/aws", "last/previous step"]
     rows = [header]
     flags: List[str] = []
     for metric, mlabel, dec, sdec in METRICS:
@@ -271,16 +273,16 @@ def render(provs: List[Provider], family: str, sizes: List[int], threshold: floa
                 g = growth(xs, ys)
                 row = [plabel, mlabel, p.key, *[f"{median(m):.{dec}f}" if m else "-" for m in meds],
                        "-" if slope is None else f"{slope:.{sdec}f}", "", "-" if g is None else f"{g:.2f}"]
-                # Super-linear: the last step costs clearly more per resource than the first, and
+                # Super-linear: the last step costs clearly more per resource than the one before it, and
                 # by more than noise (a tenth of the value at the largest size).
                 if (g is not None and g > threshold and metric != "rss" and len(ys) >= 3
-                        and (ys[-1] - ys[-2]) - (ys[1] - ys[0]) * (xs[-1] - xs[-2]) / (xs[1] - xs[0])
+                        and (ys[-1] - ys[-2]) - (ys[-2] - ys[-3]) * (xs[-1] - xs[-2]) / (xs[-2] - xs[-3])
                         > 0.1 * ys[-1]):
                     row[-1] += " SUPER-LINEAR?"
-                    flags.append(f"{p.label}: {plabel} {mlabel}: the last step costs {g:.2f}x the first per {unit}")
+                    flags.append(f"{p.label}: {plabel} {mlabel}: the last step costs {g:.2f}x the one before per {unit}")
                 rows.append(row)
             a, b = slopes.get(ours.key), slopes.get(peer.key)
-            if a is not None and b is not None and b > 0:
+            if a is not None and b is not None and b > 0 and metric != "rss":  # RSS barely grows
                 rows[-2][-2] = f"{a / b:.2f}x"
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     out = []
@@ -330,7 +332,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--poll-ms", type=float, default=20.0, help="RSS and CPU polling interval")
     ap.add_argument("--superlinear", type=float, default=1.5,
-                    help="flag a metric whose last step costs more than this many times its first, per resource")
+                    help="flag a metric whose last step costs more than this many times the one before, per resource")
     ap.add_argument("--out", type=Path, default=bench.REPO_ROOT / "bench" / "results.md",
                     help=f"markdown report whose '{SECTION[3:]}' section is (re)written; '-' for none")
     args = ap.parse_args(argv)
@@ -419,8 +421,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         *body,
         f"Cells are medians over {args.runs} runs. `per {{unit}} (LSQ)` is the least-squares slope of the"
         " medians over the sizes (the cost of one more service or account); `platform/aws` divides the two"
-        " slopes; `last/first step` is the slope between the two largest sizes over the slope between the"
-        " two smallest (about 1 when the growth is linear; SUPER-LINEAR? marks one above"
+        " slopes; `last/previous step` is the slope between the two largest sizes over the slope of the step"
+        " before it (about 1 when the growth is linear; SUPER-LINEAR? marks one above"
         f" {args.superlinear:g} whose last step also adds more than a tenth of the largest value). AWS API"
         " calls are the requests moto's access log shows during the phase; provider CPU is utime + stime of"
         " the terraform-provider-* processes of the command (polled every"

@@ -248,12 +248,16 @@ _REQUEST_RE = re.compile(r'\] "(?:\x1b\[[0-9;]*m)*[A-Z]+ (?!/moto-api)\S* HTTP/'
 class Moto:
     """moto_server on 127.0.0.1:<free port>, stopped by PID."""
 
-    def __init__(self, log_path: Path):
+    def __init__(self, log_path: Path, load_managed_policies: bool = True):
         self.log_path = log_path
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = base_env()
-        env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+        # The AWS managed policies in every account's IAM (for attachments such as
+        # AmazonEKSClusterPolicy). moto loads them into each account it meets, including every
+        # account an organization creates: bench/scale.py turns them off.
+        if load_managed_policies:
+            env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
         self._log = open(log_path, "wb")
         self.proc = subprocess.Popen([str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(self.port)],
                                      env=env, stdout=self._log, stderr=subprocess.STDOUT,

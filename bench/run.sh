@@ -27,12 +27,23 @@
 # the binary size and the costliest compilation units (prints, never asserts; rewrites only its own section
 # of bench/results.md). Tens of CPU-minutes per cold build; e.g. --profiles release,dist.
 #
+# With --scale, step 5 runs bench/scale.py instead: the cost curve. 1, 10, 50 and 100 platform_microservice
+# (ECR repository + IRSA role with an inline policy each; Helm releases out, only the AWS side) on one
+# environment, and the management stack (terraform-modules/organization: organization, one OU per project
+# with its guardrail SCPs, three accounts per project; no trail) with 6, 30 and 60 accounts, each side by
+# side with the same objects written for hashicorp/aws 3.39.0 (bench/scale/{platform,aws}/{services,
+# management}/main.tf). Per size and phase (apply, refresh-only plan, plan): AWS API calls, wall time,
+# provider CPU-seconds and peak RSS, moto CPU; then the least-squares slope per service/account, the
+# ratio of the slopes and a super-linear flag (last step between sizes vs the one before). Rewrites only its own
+# section (## Cost curve) of bench/results.md. About 15 minutes with the default 2 runs.
+#
 # Usage: bench/run.sh [--no-build] [--dist] [bench.py options]    e.g. bench/run.sh --plan-runs 5 --out -
 #        bench/run.sh --environment [--no-build] [environment.py options]   e.g. ... --runs 5
 #        bench/run.sh --releases [--no-build] [releases.py options]         e.g. ... --sizes 1,10,30
+#        bench/run.sh --scale [--no-build] [scale.py options]               e.g. ... --runs 3 --sizes-services 1,20,100
 #        bench/run.sh --build [build.py options]              e.g. ... --profiles release,dist
 #        bench/run.sh --help-bench                       bench.py's options (with --environment,
-#                                                        --releases or --build first: that script's)
+#                                                        --releases, --scale or --build first: that script's)
 # Environment: CARGO_TARGET_DIR is honoured; BENCH_MIRROR overrides the mirror folder.
 set -euo pipefail
 
@@ -53,10 +64,11 @@ for arg in "$@"; do
     --environment) SCRIPT=bench/environment.py ;;
     --releases) SCRIPT=bench/releases.py ;;
     --build) SCRIPT=bench/build.py ;;
+    --scale) SCRIPT=bench/scale.py ;;
     --dist) PROFILE=dist ;;
     --help-bench) exec "${PY}" "${SCRIPT}" --help ;;
     -h | --help)
-      sed -n '2,36p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,47p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *) BENCH_ARGS+=("${arg}") ;;

@@ -27,9 +27,51 @@ const DEFAULT_DELETE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// second account planning the same email is a duplicate in the configuration (AWS would
 /// reject it only after the first account exists; moto never does). Keyed by lower-cased
 /// email; the value is the account name, so re-planning the same account is not flagged.
+///
+/// It also keeps one listing of the organization's accounts and in-progress account requests,
+/// taken when the first account of an apply is created and shared by every other create of the
+/// same provider process: each create looks its email up there (a crash mid-apply never creates
+/// a second account), and listing every account once per account made an apply's calls grow
+/// with the square of the accounts (ListAccounts answers at most 20 per page on AWS). What this
+/// process creates after the listing cannot match another create's lookup: emails are unique
+/// in the configuration (checked at plan) and names in the request list are per account.
 #[derive(Default)]
 pub struct OrgAccount {
     planned_emails: Mutex<HashMap<String, String>>,
+    listing: tokio::sync::OnceCell<Listing>,
+}
+
+/// The organization's accounts and in-progress CreateAccount requests, as listed once.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Listing {
+    /// (email, account id) of every account in the organization.
+    accounts: Vec<(String, String)>,
+    /// (account name, request id) of every in-progress CreateAccount request.
+    pending: Vec<(String, String)>,
+}
+
+/// Where an account with `name` and `email` already is: an account with that email (compared
+/// without case, as AWS does), else an in-progress request for that name, else nowhere.
+enum Found {
+    Account(String),
+    Pending(String),
+    Nowhere,
+}
+
+impl Listing {
+    fn find(&self, name: &str, email: &str) -> Found {
+        if let Some((_, id)) = self
+            .accounts
+            .iter()
+            .find(|(e, _)| e.eq_ignore_ascii_case(email))
+        {
+            return Found::Account(id.clone());
+        }
+        match self.pending.iter().find(|(n, _)| n == name) {
+            Some((_, req)) => Found::Pending(req.clone()),
+            None => Found::Nowhere,
+        }
+    }
 }
 
 fn role_arn(region: &str, account: &str, role: &str) -> String {
@@ -89,39 +131,61 @@ impl OrgAccount {
         }
     }
 
-    /// Finds an account this resource already created (owner tag) with `email`, or an
-    /// in-progress request for its name: a crash mid-apply never creates a second one.
-    async fn existing(aws: &AwsContext, name: &str, email: &str) -> Result<Existing, StepError> {
+    /// Lists the organization's accounts and in-progress requests (every page of both).
+    async fn list(aws: &AwsContext) -> Result<Listing, StepError> {
         let c = aws.organizations();
-        let accounts = api::all_accounts(c).await?;
-        if let Some(a) = accounts
+        let accounts = api::all_accounts(c)
+            .await?
             .iter()
-            .find(|a| a.email().is_some_and(|e| e.eq_ignore_ascii_case(email)))
-        {
-            let id = a.id().unwrap_or_default().to_string();
-            let t = api::tags(c, &id).await?;
-            return Ok(
-                if t.get(tags::OWNER_KEY) == Some(&tags::owner(TYPE_NAME, name)) {
-                    Existing::Ours(id)
-                } else {
-                    Existing::Foreign(id)
-                },
+            .filter_map(|a| Some((a.email()?.to_string(), a.id()?.to_string())))
+            .collect();
+        let mut pending = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let r = c
+                .list_create_account_status()
+                .states(CreateAccountState::InProgress)
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .step("ListCreateAccountStatus")?;
+            pending.extend(
+                r.create_account_statuses()
+                    .iter()
+                    .filter_map(|s| Some((s.account_name()?.to_string(), s.id()?.to_string()))),
             );
+            token = r.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(Listing { accounts, pending });
+            }
         }
-        let pending = c
-            .list_create_account_status()
-            .states(CreateAccountState::InProgress)
-            .send()
-            .await
-            .step("ListCreateAccountStatus")?;
-        if let Some(s) = pending
-            .create_account_statuses()
-            .iter()
-            .find(|s| s.account_name() == Some(name))
-        {
-            return Ok(Existing::Pending(s.id().unwrap_or_default().to_string()));
+    }
+
+    /// Finds an account this resource already created (owner tag) with `email`, or an
+    /// in-progress request for its name: a crash mid-apply never creates a second one. The
+    /// listing is taken once per provider process (see [`OrgAccount`]); a failed listing is
+    /// not kept, so the next create lists again.
+    async fn existing(
+        &self,
+        aws: &AwsContext,
+        name: &str,
+        email: &str,
+    ) -> Result<Existing, StepError> {
+        let listing = self.listing.get_or_try_init(|| Self::list(aws)).await?;
+        match listing.find(name, email) {
+            Found::Account(id) => {
+                let t = api::tags(aws.organizations(), &id).await?;
+                Ok(
+                    if t.get(tags::OWNER_KEY) == Some(&tags::owner(TYPE_NAME, name)) {
+                        Existing::Ours(id)
+                    } else {
+                        Existing::Foreign(id)
+                    },
+                )
+            }
+            Found::Pending(req) => Ok(Existing::Pending(req)),
+            Found::Nowhere => Ok(Existing::None),
         }
-        Ok(Existing::None)
     }
 
     /// Parent and tags: the parts that are updated in place.
@@ -211,7 +275,7 @@ impl OrgAccount {
         let id = match prior.get("id").as_str() {
             Some(id) => id.to_string(),
             None => {
-                let request = match Self::existing(aws, &name, &email).await {
+                let request = match self.existing(aws, &name, &email).await {
                     Err(e) => return failed(Value::Null, "Could not create the account", e.to_string()),
                     Ok(Existing::Foreign(id)) => {
                         return failed(
@@ -635,6 +699,58 @@ mod tests {
                 "timeouts[0].create"
             ]
         );
+    }
+
+    #[test]
+    fn the_listing_finds_by_email_then_by_pending_name() {
+        let l = Listing {
+            accounts: vec![
+                ("aws+dev@example.com".into(), "111111111111".into()),
+                ("aws+qa@example.com".into(), "222222222222".into()),
+            ],
+            pending: vec![("Prod".into(), "car-1".into())],
+        };
+        // Emails compare without case, as AWS does.
+        assert!(
+            matches!(l.find("QA", "AWS+QA@example.com"), Found::Account(id) if id == "222222222222")
+        );
+        // An email match wins over a pending request with the same name.
+        assert!(
+            matches!(l.find("Prod", "aws+dev@example.com"), Found::Account(id) if id == "111111111111")
+        );
+        assert!(
+            matches!(l.find("Prod", "aws+prod@example.com"), Found::Pending(r) if r == "car-1")
+        );
+        assert!(matches!(
+            l.find("Other", "aws+other@example.com"),
+            Found::Nowhere
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_listing_is_taken_once_and_a_failed_one_is_not_kept() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let a = OrgAccount::default();
+        let calls = AtomicUsize::new(0);
+        let failing = a
+            .listing
+            .get_or_try_init(|| async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err::<Listing, _>(StepError::new("ListAccounts", "throttled"))
+            })
+            .await;
+        assert!(failing.is_err());
+        // Ten creates at once (Terraform's default parallelism) share one listing.
+        let got = futures::future::join_all((0..10).map(|_| {
+            a.listing.get_or_try_init(|| async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                tokio::task::yield_now().await;
+                Ok::<_, StepError>(Listing::default())
+            })
+        }))
+        .await;
+        assert!(got.iter().all(|r| r.is_ok()));
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 
     #[test]

@@ -164,17 +164,15 @@ impl OrganizationalUnit {
             return fail(&state, e, true);
         }
 
-        // Policies: reuse (and update in place) the one in state, else adopt one by name
-        // carrying our owner tag, else create; then attach.
+        // Policies: reuse (and update in place) the one in state, else create, else (the name
+        // is taken, e.g. by a crash after CreatePolicy) adopt the one by that name carrying our
+        // owner tag; then attach. Only that last case lists every SCP of the organization:
+        // listing them for every OU made an apply's calls grow with the square of the OUs.
         let attached: Vec<String> = match api::scps_for(c, &ou_id).await {
             Ok(v) => v
                 .iter()
                 .filter_map(|p| p.id().map(str::to_string))
                 .collect(),
-            Err(e) => return fail(&state, e, true),
-        };
-        let all = match api::all_scps(c).await {
-            Ok(v) => v,
             Err(e) => return fail(&state, e, true),
         };
         let prior_ids = prior.get("policy_ids").to_string_map();
@@ -186,60 +184,66 @@ impl OrganizationalUnit {
         for (key, doc) in &want.documents {
             let name = policy_name(&want.name, key);
             let description = format!("platformkit guardrail {key} for OU {}", want.name);
-            let mut id: Option<String> = None;
+            let mut t = want.tags.clone();
+            t.insert("platform:policy-key".into(), key.clone());
+            // (id, its current name and content when already read)
+            let mut existing: Option<(String, Option<(String, String)>)> = None;
             if let Some(pid) = prior_ids.get(key) {
-                if all.iter().any(|p| p.id() == Some(pid)) {
-                    id = Some(pid.clone());
+                match api::describe_policy(c, pid).await {
+                    Ok(Some(current)) => existing = Some((pid.clone(), Some(current))),
+                    Ok(None) => {}
+                    Err(e) => return fail(&state, e, true),
                 }
             }
-            if id.is_none() {
-                if let Some(p) = all.iter().find(|p| p.name() == Some(&name)) {
-                    let pid = p.id().unwrap_or_default().to_string();
-                    let t = api::tags(c, &pid).await.unwrap_or_default();
-                    let o = t.get(tags::OWNER_KEY);
-                    if o != Some(&owner) && o != prior_owner.as_ref() {
-                        return ApplyOutcome::failed(
-                            state.unknown_as_null(),
-                            Diagnostics::from_error(
-                                "Policy name already taken",
-                                format!("An SCP named {name:?} ({pid}) already exists and was not created by this resource. Rename or delete it."),
-                            ),
-                        );
-                    }
-                    id = Some(pid);
-                }
-            }
-            let pid = match id {
-                Some(pid) => {
-                    let current = match api::describe_policy(c, &pid).await {
-                        Ok(x) => x,
-                        Err(e) => return fail(&state, e, true),
-                    };
-                    let same = current
-                        .as_ref()
-                        .is_some_and(|(n, d)| *n == name && guardrails::same_document(d, doc));
-                    if !same {
-                        tracing::info!(target: "platform::organization", policy = pid, key, "updating the policy in place");
-                        if let Err(e) = api::update_policy(c, &pid, &name, doc).await {
+            if existing.is_none() {
+                match api::create_policy(c, &name, &description, doc, &t).await {
+                    Ok(pid) => existing = Some((pid, None)),
+                    Err(e) if e.code() == Some("DuplicatePolicyException") => {
+                        let all = match api::all_scps(c).await {
+                            Ok(v) => v,
+                            Err(e) => return fail(&state, e, true),
+                        };
+                        let Some(p) = all.iter().find(|p| p.name() == Some(&name)) else {
                             return fail(&state, e, true);
+                        };
+                        let pid = p.id().unwrap_or_default().to_string();
+                        let tags_now = api::tags(c, &pid).await.unwrap_or_default();
+                        let o = tags_now.get(tags::OWNER_KEY);
+                        if o != Some(&owner) && o != prior_owner.as_ref() {
+                            return ApplyOutcome::failed(
+                                state.unknown_as_null(),
+                                Diagnostics::from_error(
+                                    "Policy name already taken",
+                                    format!("An SCP named {name:?} ({pid}) already exists and was not created by this resource. Rename or delete it."),
+                                ),
+                            );
                         }
+                        let current = match api::describe_policy(c, &pid).await {
+                            Ok(x) => x,
+                            Err(e) => return fail(&state, e, true),
+                        };
+                        // Adopted: brought to the document and tags below.
+                        existing = Some((pid, Some(current.unwrap_or_default())));
                     }
-                    let mut t = want.tags.clone();
-                    t.insert("platform:policy-key".into(), key.clone());
-                    if let Err(e) = api::converge_tags(c, &pid, &t).await {
+                    Err(e) => return fail(&state, e, true),
+                }
+            }
+            let Some((pid, current)) = existing else {
+                return fail(&state, StepError::new("CreatePolicy", "no policy id"), true);
+            };
+            // A policy that already existed (in state, or adopted): update the document in
+            // place when it differs, and its tags. One just created has both already.
+            if let Some((current_name, current_doc)) = current {
+                if current_name != name || !guardrails::same_document(&current_doc, doc) {
+                    tracing::info!(target: "platform::organization", policy = pid, key, "updating the policy in place");
+                    if let Err(e) = api::update_policy(c, &pid, &name, doc).await {
                         return fail(&state, e, true);
                     }
-                    pid
                 }
-                None => {
-                    let mut t = want.tags.clone();
-                    t.insert("platform:policy-key".into(), key.clone());
-                    match api::create_policy(c, &name, &description, doc, &t).await {
-                        Ok(pid) => pid,
-                        Err(e) => return fail(&state, e, true),
-                    }
+                if let Err(e) = api::converge_tags(c, &pid, &t).await {
+                    return fail(&state, e, true);
                 }
-            };
+            }
             ids.insert(key.clone(), Value::from(pid.clone()));
             state.set_attr("policy_ids", Value::Map(ids.clone()));
             if !attached.contains(&pid) {

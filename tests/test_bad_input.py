@@ -312,7 +312,8 @@ def plans_per_provider_process(log_text: str) -> list[int]:
 def test_duplicate_checks_have_no_false_positives(tf_factory, clean_moto, tmp_path):
     """The duplicate-name registry counts the names planned in one provider process. That is right only if
     Terraform plans each resource instance at most once per process: measured here on plan, apply (whose apply
-    walk re-plans), a no-change plan, -refresh-only and import, with for_each instances of distinct names."""
+    walk re-plans), a no-change plan, -refresh-only, import and a replacement (planned twice: the registry lets the
+    create half through), with for_each instances of distinct names."""
     log = tmp_path / "trace.log"
     tf = tf_factory(env={"TF_LOG": "trace", "TF_LOG_PATH": str(log)})
     body = (
@@ -340,6 +341,11 @@ def test_duplicate_checks_have_no_false_positives(tf_factory, clean_moto, tmp_pa
     tf.run("state", "rm", 'platform_state_backend.s["pk-nofp-b"]')
     run("import", "import", 'platform_state_backend.s["pk-nofp-b"]', "pk-nofp-b", instances=3)
     run("plan after import", "plan", "-detailed-exitcode", instances=3)
+    # A replacement is planned twice in one process (the create half with a null prior state): not a duplicate.
+    tf.write_config(body.replace('vpc_cidr           = "10.0.0.0/16"', 'vpc_cidr           = "10.9.0.0/16"'),
+                    endpoint=clean_moto.endpoint)
+    replace = run("plan (environment replaced)", "plan", instances=4)
+    assert "must be replaced" in replace.output, replace.output
     version = tf.run("version").stdout.splitlines()[0]
     for label, per_process in figures.items():
         print(f"{version} {label}: provider processes {len(per_process)}, PlanResourceChange per process {per_process}")

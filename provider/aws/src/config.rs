@@ -581,6 +581,33 @@ mod tests {
     }
 
     #[test]
+    fn default_tags_follow_the_tag_rules() {
+        let cfg = Value::object([
+            ("region", Value::from("us-est-1")),
+            (
+                "default_tags",
+                Value::List(vec![Value::object([(
+                    "tags",
+                    Value::string_map([("aws:team", "a"), ("ok", "b")]),
+                )])]),
+            ),
+        ]);
+        let d = ProviderSettings::from_config(&cfg).expect_err("invalid");
+        let got: Vec<(String, String)> =
+            d.0.iter()
+                .map(|x| (x.path.as_ref().expect("path").to_string(), x.detail.clone()))
+                .collect();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].0, "region");
+        assert!(
+            got[0].1.contains("did you mean \"us-east-1\""),
+            "{}",
+            got[0].1
+        );
+        assert_eq!(got[1].0, "default_tags[0].tags[\"aws:team\"]");
+    }
+
+    #[test]
     fn settings_ok() {
         let cfg = Value::object([
             ("region", Value::from("us-east-1")),

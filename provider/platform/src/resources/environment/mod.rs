@@ -76,7 +76,7 @@ impl Resource<AwsContext> for Environment {
     ) {
         if !planned.is_null() {
             if let Some(n) = planned.get("name").as_str() {
-                if !crate::resources::registry::claim(TYPE_NAME, n) {
+                if !crate::resources::registry::claim(TYPE_NAME, n, req) {
                     diags.error_at(
                         tfplugin_framework::AttributePath::root("name"),
                         "Duplicate environment name",

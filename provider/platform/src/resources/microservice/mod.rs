@@ -583,7 +583,7 @@ impl Resource<AwsContext> for Microservice {
     ) {
         let name = planned.get("name").as_str().map(str::to_string);
         if let Some(n) = &name {
-            if !crate::resources::registry::claim(TYPE_NAME, n) {
+            if !crate::resources::registry::claim(TYPE_NAME, n, req) {
                 d.error_at(
                     AttributePath::root("name"),
                     "Duplicate microservice name",

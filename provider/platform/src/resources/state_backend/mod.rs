@@ -293,7 +293,7 @@ impl Resource<AwsContext> for StateBackend {
     ) {
         let bucket = planned.get("bucket").clone();
         if let Value::String(b) = &bucket {
-            if !crate::resources::registry::claim(TYPE_NAME, b) {
+            if !crate::resources::registry::claim(TYPE_NAME, b, req) {
                 d.error_at(
                     AttributePath::root("bucket"),
                     "Duplicate state backend",
@@ -323,7 +323,7 @@ impl Resource<AwsContext> for StateBackend {
         );
         let table = planned.get("lock_table_name").clone();
         if let Value::String(t) = &table {
-            if !crate::resources::registry::claim("platform_state_backend.lock_table_name", t) {
+            if !crate::resources::registry::claim("platform_state_backend.lock_table_name", t, req) {
                 d.error_at(
                     AttributePath::root("lock_table_name"),
                     "Duplicate lock table",

@@ -297,7 +297,8 @@ def plans_per_provider_process(log_text: str) -> list[int]:
     counts: dict[str, int] = {}
     for line in log_text.splitlines():
         started = re.search(r"plugin started: path=\S*terraform-provider-platform\S* pid=(\d+)", line)
-        exited = re.search(r"plugin process exited: path=\S*terraform-provider-platform\S* pid=(\d+)", line)
+        # 1.0.3: "plugin process exited: path=... pid=N"; 1.15: "plugin process exited: plugin=... id=N".
+        exited = re.search(r"plugin process exited: (?:path|plugin)=\S*terraform-provider-platform\S* (?:pid|id)=(\d+)", line)
         if started:
             live.append(started.group(1))
             counts[started.group(1)] = 0

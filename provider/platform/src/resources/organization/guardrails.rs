@@ -970,7 +970,10 @@ mod tests {
     fn extra_policy_names_and_documents() {
         let v = Value::Map(
             [
-                ("baseline", Value::from(r#"{"Statement":[{}]}"#)),
+                (
+                    "baseline",
+                    Value::from(r#"{"Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#),
+                ),
                 ("ok", Value::from("nope")),
             ]
             .into_iter()

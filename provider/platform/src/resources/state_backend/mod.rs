@@ -323,7 +323,8 @@ impl Resource<AwsContext> for StateBackend {
         );
         let table = planned.get("lock_table_name").clone();
         if let Value::String(t) = &table {
-            if !crate::resources::registry::claim("platform_state_backend.lock_table_name", t, req) {
+            if !crate::resources::registry::claim("platform_state_backend.lock_table_name", t, req)
+            {
                 d.error_at(
                     AttributePath::root("lock_table_name"),
                     "Duplicate lock table",

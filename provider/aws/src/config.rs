@@ -90,12 +90,8 @@ impl ProviderSettings {
 
         s.region = opt_str(config.get("region"));
         if let Some(r) = &s.region {
-            if !valid_region(r) {
-                d.error_at(
-                    AttributePath::root("region"),
-                    "Invalid AWS region",
-                    format!("{r:?} is not an AWS region name (expected something like \"us-east-1\" or \"eu-central-1\")."),
-                );
+            if let Err(why) = super::regions::check_region(r) {
+                d.error_at(AttributePath::root("region"), "Invalid AWS region", why);
             }
         }
         s.profile = opt_str(config.get("profile"));
@@ -169,18 +165,13 @@ impl ProviderSettings {
 
         if let Some(dt) = config.get("default_tags").elements().first() {
             s.default_tags = dt.get("tags").to_string_map();
-            for k in s.default_tags.keys() {
-                if k.starts_with("platform:") {
-                    d.error_at(
-                        AttributePath::root("default_tags")
-                            .index(0)
-                            .attr("tags")
-                            .key(k),
-                        "Reserved tag key",
-                        "Tag keys starting with \"platform:\" are set by the provider itself.",
-                    );
-                }
-            }
+            super::tags::validate(
+                AttributePath::root("default_tags").index(0).attr("tags"),
+                dt.get("tags"),
+                40,
+                " in default_tags (they go on every object, with its own tags and the provider's, and AWS allows 50)",
+                &mut d,
+            );
         }
 
         if let Some(ep) = config.get("endpoints").elements().first() {
@@ -213,30 +204,31 @@ impl ProviderSettings {
     }
 }
 
-/// The AWS partition a region belongs to (`aws`, `aws-cn`, `aws-us-gov`), as ARNs name it.
+/// The AWS partition a region belongs to (`aws`, `aws-cn`, `aws-us-gov`, ...), as ARNs name it.
 pub fn partition(region: &str) -> &'static str {
     if region.starts_with("cn-") {
         "aws-cn"
     } else if region.starts_with("us-gov-") {
         "aws-us-gov"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else if region.starts_with("us-isof-") {
+        "aws-iso-f"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else if region.starts_with("eu-isoe-") {
+        "aws-iso-e"
+    } else if region.starts_with("eusc-") {
+        "aws-eusc"
     } else {
         "aws"
     }
 }
 
-/// `xx-name-N`, `xx-gov-name-N`, `cn-north-1`: lower-case words and a trailing number.
+/// A region of the maintained list in [`super::regions`] (use
+/// [`super::regions::check_region`] for a message with a suggestion).
 pub fn valid_region(r: &str) -> bool {
-    let parts: Vec<&str> = r.split('-').collect();
-    if parts.len() < 3 {
-        return false;
-    }
-    let first_ok = parts[0].len() == 2 && parts[0].bytes().all(|b| b.is_ascii_lowercase());
-    let last = parts[parts.len() - 1];
-    let last_ok = !last.is_empty() && last.len() <= 2 && last.bytes().all(|b| b.is_ascii_digit());
-    let middle_ok = parts[1..parts.len() - 1]
-        .iter()
-        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()));
-    first_ok && last_ok && middle_ok
+    super::regions::is_region(r)
 }
 
 pub fn valid_account_id(id: &str) -> bool {
@@ -326,12 +318,12 @@ impl AwsContext {
                 "Set `region` in the provider block or the AWS_REGION environment variable.",
             ));
         };
-        if !valid_region(&region) {
+        if let Err(why) = super::regions::check_region(&region) {
             let mut d = Diagnostics::new();
             d.error_at(
                 AttributePath::root("region"),
                 "Invalid AWS region",
-                format!("{region:?} (from the environment) is not an AWS region name."),
+                format!("{why} (The region came from the provider block or AWS_REGION / AWS_DEFAULT_REGION.)"),
             );
             return Err(d);
         }
@@ -528,6 +520,8 @@ mod tests {
             "us-east-1a",
             "moon-base-1",
             "us--1",
+            "us-est-1",
+            "us-east-9",
         ] {
             assert!(!valid_region(bad), "{bad}");
         }
@@ -584,6 +578,33 @@ mod tests {
                 "endpoints[0].url"
             ]
         );
+    }
+
+    #[test]
+    fn default_tags_follow_the_tag_rules() {
+        let cfg = Value::object([
+            ("region", Value::from("us-est-1")),
+            (
+                "default_tags",
+                Value::List(vec![Value::object([(
+                    "tags",
+                    Value::string_map([("aws:team", "a"), ("ok", "b")]),
+                )])]),
+            ),
+        ]);
+        let d = ProviderSettings::from_config(&cfg).expect_err("invalid");
+        let got: Vec<(String, String)> =
+            d.0.iter()
+                .map(|x| (x.path.as_ref().expect("path").to_string(), x.detail.clone()))
+                .collect();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].0, "region");
+        assert!(
+            got[0].1.contains("did you mean \"us-east-1\""),
+            "{}",
+            got[0].1
+        );
+        assert_eq!(got[1].0, "default_tags[0].tags[\"aws:team\"]");
     }
 
     #[test]

@@ -61,7 +61,7 @@ pub fn user_tags(
 
 /// Checks user tags (`map(string)` at `path`) against AWS's limits and the keys the provider
 /// reserves: at most `max` tags (`note` says why, in the message), keys of 1 to 128 and
-/// values of at most 256 characters, no `platform:` or `aws:` keys.
+/// values of at most 256 characters of AWS's tag character set, no `platform:` or `aws:` keys.
 pub fn validate(path: AttributePath, tags: &Value, max: usize, note: &str, d: &mut Diagnostics) {
     let Some(entries) = tags.entries() else {
         return;
@@ -89,14 +89,43 @@ pub fn validate(path: AttributePath, tags: &Value, max: usize, note: &str, d: &m
                 "Tag keys are 1 to 128 characters.",
             );
         }
-        if v.as_str().is_some_and(|v| v.chars().count() > 256) {
+        if let Some(c) = k.chars().find(|c| !tag_char(*c)) {
             d.error_at(
-                p,
-                "Invalid tag value",
-                "Tag values are at most 256 characters.",
+                p.clone(),
+                "Invalid tag key",
+                format!("Tag key {k:?} has the character {c:?}; {TAG_CHARS}."),
             );
         }
+        if let Some(v) = v.as_str() {
+            if v.chars().count() > 256 {
+                d.error_at(
+                    p.clone(),
+                    "Invalid tag value",
+                    format!(
+                        "Tag values are at most 256 characters; the value of {k:?} has {}.",
+                        v.chars().count()
+                    ),
+                );
+            }
+            if let Some(c) = v.chars().find(|c| !tag_char(*c)) {
+                d.error_at(
+                    p,
+                    "Invalid tag value",
+                    format!("The value of tag {k:?} has the character {c:?}; {TAG_CHARS}."),
+                );
+            }
+        }
     }
+}
+
+/// What [`tag_char`] allows, for messages.
+const TAG_CHARS: &str =
+    "tags may contain letters, digits, white space and _ . : / = + - @ (AWS's tag character set)";
+
+/// A character AWS accepts in tag keys and values: Unicode letters, digits and white space,
+/// and `_ . : / = + - @`.
+pub fn tag_char(c: char) -> bool {
+    c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c)
 }
 
 /// An error for each key of the user tags at `path` that the provider reserves (`platform:`,
@@ -206,5 +235,46 @@ mod tests {
         let kept = TagDiff::between_keeping(&have, &want, |k| k.starts_with("aws:"));
         assert!(kept.remove.is_empty());
         assert!(TagDiff::between(&want, &want).is_empty());
+    }
+
+    #[test]
+    fn tag_rules() {
+        let check = |pairs: &[(&str, &str)]| {
+            let mut d = Diagnostics::new();
+            validate(
+                AttributePath::root("tags"),
+                &Value::string_map(pairs.iter().copied()),
+                5,
+                "",
+                &mut d,
+            );
+            d.0.iter()
+                .map(|x| format!("{} {}", x.path.as_ref().expect("path"), x.summary))
+                .collect::<Vec<_>>()
+        };
+        assert!(check(&[
+            ("team", "a b"),
+            ("cost-center", "x/y:z@w+1=2"),
+            ("Ümlaut", "ü")
+        ])
+        .is_empty());
+        let long = "v".repeat(257);
+        let key = "k".repeat(129);
+        assert_eq!(
+            check(&[
+                ("aws:x", "1"),
+                ("a", &long),
+                (&key, "1"),
+                ("b", "a;b"),
+                ("c*", "1")
+            ]),
+            vec![
+                "tags[\"a\"] Invalid tag value",
+                "tags[\"aws:x\"] Reserved tag key",
+                "tags[\"b\"] Invalid tag value",
+                "tags[\"c*\"] Invalid tag key",
+                format!("tags[\"{key}\"] Invalid tag key").as_str(),
+            ]
+        );
     }
 }

@@ -36,7 +36,7 @@ pub fn provider_schema() -> Schema {
         Block::new()
             .description("platformkit: opinionated, secure-by-default AWS platform building blocks for an Organization with an OU per project and an account per environment: remote state per account, OUs with guardrail SCPs and member accounts, environments (VPC with flow logs, EKS, private RDS), microservices (ECR, IRSA, Helm releases) and S3 + CloudFront frontends. Each piece is one composite resource whose secure defaults cannot be switched off; plans show what will exist, applies run independent steps concurrently and never orphan what they created. Every AWS object carries `platform:managed-by = platformkit` and `platform:owner = <resource type>/<name>`.")
             .attr(Attribute::string("region").optional().description(
-                "AWS region. Defaults to the AWS_REGION or AWS_DEFAULT_REGION environment variable.",
+                "AWS region. Defaults to the AWS_REGION or AWS_DEFAULT_REGION environment variable. Must be a region of the provider's maintained list of AWS regions (a near miss such as `us-est-1` gets a suggestion).",
             ))
             .attr(
                 Attribute::string("profile")
@@ -61,7 +61,7 @@ pub fn provider_schema() -> Schema {
                 "default_tags",
                 Block::new()
                     .description("Tags added to every AWS object the provider creates.")
-                    .attr(Attribute::string_map("tags").optional().description("Tags (key => value) on every AWS object the provider creates; a resource's own `tags` win on the same key. Keys starting with `platform:` are reserved.")),
+                    .attr(Attribute::string_map("tags").optional().description("Tags (key => value) on every AWS object the provider creates; a resource's own `tags` win on the same key. At most 40; keys of 1 to 128 and values of at most 256 characters of AWS's tag character set (letters, digits, spaces and `_ . : / = + - @`); keys starting with `platform:` or `aws:` are reserved.")),
             ))
             .block(NestedBlock::at_most_one("endpoints", endpoints))
             .attr(helm_binary_attribute())

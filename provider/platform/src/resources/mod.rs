@@ -4,4 +4,5 @@ pub mod frontend;
 pub mod helm_release;
 pub mod microservice;
 pub mod organization;
+pub mod registry;
 pub mod state_backend;

@@ -21,6 +21,7 @@ mod replace;
 mod retag;
 mod schema;
 mod validate;
+mod zones;
 
 use async_trait::async_trait;
 use network::NatMode;
@@ -73,6 +74,18 @@ impl Resource<AwsContext> for Environment {
         planned: &mut Value,
         diags: &mut Diagnostics,
     ) {
+        if !planned.is_null() {
+            if let Some(n) = planned.get("name").as_str() {
+                if !crate::resources::registry::claim(TYPE_NAME, n, req) {
+                    diags.error_at(
+                        tfplugin_framework::AttributePath::root("name"),
+                        "Duplicate environment name",
+                        format!("Another platform_environment in this configuration is also named {n:?}. Both would manage the same VPC, cluster and database (one owner tag, {:?}); give each environment its own name.", owner(n)),
+                    );
+                }
+            }
+            zones::check(aws, req, planned, diags).await;
+        }
         plan::modify_plan(aws, req, planned, diags)
     }
 

@@ -104,7 +104,7 @@ fn flow_logs_block() -> NestedBlock {
             .description("VPC flow-log settings. Flow logs are always on with traffic type ALL; there is no switch to turn them off.")
             .attr(Attribute::number("retention_in_days").optional().description("Log group retention in days; one of the values CloudWatch Logs allows. Default 365."))
             .attr(Attribute::string("kms_key_arn").optional().description("KMS key ARN to encrypt the log group with. Default: CloudWatch Logs' own encryption."))
-            .attr(Attribute::string("log_format").optional().description("Custom flow-log record format (`${field} ...`). Default: AWS's default format."))
+            .attr(Attribute::string("log_format").optional().description("Custom flow-log record format (`${field} ...`), each field at most once from the VPC flow-log fields of versions 2 to 8 (e.g. `${srcaddr}`, `${pkt-dstaddr}`, `${reject-reason}`). Default: AWS's default format."))
             .attr(Attribute::number("max_aggregation_interval").optional().description("60 or 600 seconds. Default 600.")),
     )
 }
@@ -161,7 +161,7 @@ fn node_groups_block() -> NestedBlock {
         Block::new()
             .description("Managed node groups, keyed by name, always in the private subnets. Scaling, labels and taints update in place; instance types, capacity type and disk size replace the node group.")
             .attr(Attribute::string("name").required().description("Node group name (unique in the environment)."))
-            .attr(Attribute::string_list("instance_types").optional().computed().description("EC2 instance types of the group's nodes. Changing them re-creates the node group under the same name. Default [\"t3.medium\"]."))
+            .attr(Attribute::string_list("instance_types").optional().computed().description("EC2 instance types of the group's nodes (`family.size`, e.g. `t3.medium`). Changing them re-creates the node group under the same name. Default [\"t3.medium\"]."))
             .attr(Attribute::string("capacity_type").default("ON_DEMAND").description("ON_DEMAND or SPOT."))
             .attr(Attribute::number("min_size").required().description("Minimum node count (at least 1); scaling updates in place."))
             .attr(Attribute::number("max_size").required().description("Maximum node count, at least `min_size`; scaling updates in place."))
@@ -194,7 +194,7 @@ pub(super) fn schema() -> Schema {
         .attr(Attribute::string("id").computed().description("The environment name."))
         .attr(Attribute::string("name").required().force_new().description("Environment name (e.g. `project-a-prod`): 1-32 lower-case letters, digits and hyphens, starting with a letter. Names every object; import by it."))
         .attr(Attribute::string("vpc_cidr").required().force_new().description("The VPC's IPv4 CIDR, /16 to /28. AWS cannot change it in place: a change replaces the environment."))
-        .attr(Attribute::string_list("availability_zones").required().description("2 to 6 distinct AZs of the provider's region. Each AZ's subnets live in a slot given by its zone letter, so adding or removing an AZ never touches the others."))
+        .attr(Attribute::string_list("availability_zones").required().description("2 to 6 distinct AZs of the provider's region, by zone name (`us-east-1a`; AZ ids such as `use1-az1` are refused). Each AZ's subnets live in a slot given by its zone letter, so adding or removing an AZ never touches the others. The form and the region are checked without an AWS call; that an AZ exists for the account is checked at plan, for AZs the plan adds, with one DescribeAvailabilityZones per provider process (cached)."))
         .attr(Attribute::string("nat_gateways").default("single").description("`single` (one NAT in the first AZ; cheap, for dev/qa) or `per_az` (one NAT per AZ; for prod)."))
         .attr(Attribute::number("subnet_newbits").default(DEFAULT_NEWBITS).force_new().description("Bits added to the VPC prefix for each subnet (4 to 12). Default 4: a /16 VPC gets /20 subnets."))
         .attr(Attribute::string_map("tags").optional().description("Tags for every object, merged over the provider's `default_tags`."))

@@ -104,12 +104,14 @@ pub fn config(c: &Value) -> Diagnostics {
                 );
                 continue;
             }
-            if let Err(e) = cidr::az_slot(az) {
-                ok = false;
-                d.error_at(p, "Invalid availability zone", format!("{e}."));
-                continue;
-            }
-            let r = &az[..az.len() - 1];
+            let r = match platform_aws::regions::az_region(az) {
+                Ok(r) => r,
+                Err(e) => {
+                    ok = false;
+                    d.error_at(p, "Invalid availability zone", format!("{e}."));
+                    continue;
+                }
+            };
             match &region {
                 None => region = Some(r.to_string()),
                 Some(r0) if r0 != r => {
@@ -190,15 +192,8 @@ pub fn config(c: &Value) -> Diagnostics {
             }
         }
         if let Some(f) = fl.get("log_format").as_str() {
-            let ok = !f.trim().is_empty()
-                && f.split_whitespace()
-                    .all(|t| t.starts_with("${") && t.ends_with('}') && t.len() > 3);
-            if !ok {
-                d.error_at(
-                    base.attr("log_format"),
-                    "Invalid flow-log format",
-                    format!("log_format must be fields like \"${{srcaddr}} ${{dstaddr}}\" separated by spaces; got {f:?}."),
-                );
+            if let Err(e) = log_format(f) {
+                d.error_at(base.attr("log_format"), "Invalid flow-log format", e);
             }
         }
     }
@@ -381,6 +376,20 @@ fn cluster(c: &Value, d: &mut Diagnostics) {
                 "Give at least one instance type, or leave instance_types out for the default.",
             );
         }
+        let mut types_seen = BTreeSet::new();
+        for (j, t) in it.elements().iter().enumerate() {
+            let Some(t) = t.as_str() else { continue };
+            let tp = p.clone().attr("instance_types").index(j as i64);
+            if let Err(e) = instance_type(t) {
+                d.error_at(tp, "Invalid instance type", e);
+            } else if !types_seen.insert(t) {
+                d.error_at(
+                    tp,
+                    "Duplicate instance type",
+                    format!("{t:?} is listed more than once in instance_types."),
+                );
+            }
+        }
         for (i, t) in g.get("taints").elements().iter().enumerate() {
             if let Some(e) = t.get("effect").as_str() {
                 if !matches!(e, "NO_SCHEDULE" | "NO_EXECUTE" | "PREFER_NO_SCHEDULE") {
@@ -496,6 +505,124 @@ fn database(c: &Value, d: &mut Diagnostics) {
     }
 }
 
+/// The fields a VPC flow-log record can carry (flow-log versions 2 to 8), in AWS's order.
+pub const FLOW_LOG_FIELDS: &[&str] = &[
+    // version 2 (the default format)
+    "version",
+    "account-id",
+    "interface-id",
+    "srcaddr",
+    "dstaddr",
+    "srcport",
+    "dstport",
+    "protocol",
+    "packets",
+    "bytes",
+    "start",
+    "end",
+    "action",
+    "log-status",
+    // version 3
+    "vpc-id",
+    "subnet-id",
+    "instance-id",
+    "tcp-flags",
+    "type",
+    "pkt-srcaddr",
+    "pkt-dstaddr",
+    // version 4
+    "region",
+    "az-id",
+    "sublocation-type",
+    "sublocation-id",
+    // version 5
+    "pkt-src-aws-service",
+    "pkt-dst-aws-service",
+    "flow-direction",
+    "traffic-path",
+    // version 7
+    "ecs-cluster-arn",
+    "ecs-cluster-name",
+    "ecs-container-instance-arn",
+    "ecs-container-instance-id",
+    "ecs-container-id",
+    "ecs-second-container-id",
+    "ecs-service-name",
+    "ecs-task-definition-arn",
+    "ecs-task-arn",
+    "ecs-task-id",
+    // version 8
+    "reject-reason",
+];
+
+/// A custom flow-log format: `${field}` tokens from [`FLOW_LOG_FIELDS`], separated by
+/// white space, each field at most once.
+pub fn log_format(f: &str) -> Result<(), String> {
+    if f.trim().is_empty() {
+        return Err("log_format is empty; give fields like \"${srcaddr} ${dstaddr}\", or leave it out for AWS's default format.".into());
+    }
+    let mut seen = BTreeSet::new();
+    for t in f.split_whitespace() {
+        let Some(field) = t.strip_prefix("${").and_then(|t| t.strip_suffix('}')) else {
+            return Err(format!("log_format must be fields like \"${{srcaddr}} ${{dstaddr}}\" separated by spaces; {t:?} is not a ${{field}}."));
+        };
+        if !FLOW_LOG_FIELDS.contains(&field) {
+            let close = FLOW_LOG_FIELDS
+                .iter()
+                .find(|k| k.replace('-', "") == field.replace(['-', '_'], "").to_ascii_lowercase());
+            let hint = match close {
+                Some(k) => format!(" Did you mean ${{{k}}}?"),
+                None => format!(" Flow logs have the fields {}.", FLOW_LOG_FIELDS.join(", ")),
+            };
+            return Err(format!(
+                "log_format has the unknown field ${{{field}}}.{hint}"
+            ));
+        }
+        if !seen.insert(field) {
+            return Err(format!("log_format lists ${{{field}}} more than once."));
+        }
+    }
+    Ok(())
+}
+
+/// An EC2 instance type: `<family>.<size>`, lower case (`t3.medium`, `m7g.2xlarge`,
+/// `u-6tb1.metal`).
+pub fn instance_type(t: &str) -> Result<(), String> {
+    let part = |s: &str| {
+        s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    let ok = match t.split_once('.') {
+        Some((family, size)) => {
+            part(family) && family.starts_with(|c: char| c.is_ascii_lowercase()) && part(size)
+        }
+        None => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    let hint = if let Some(rest) = t.strip_prefix("db.") {
+        format!(" {t:?} is an RDS instance class; the EC2 type is {rest:?}.")
+    } else if let Some((a, b)) = t.rsplit_once('-').filter(|_| !t.contains('.')) {
+        let guess = format!("{a}.{b}").to_ascii_lowercase();
+        if instance_type(&guess).is_ok() {
+            format!(" Did you mean {guess:?}?")
+        } else {
+            String::new()
+        }
+    } else if t.bytes().any(|b| b.is_ascii_uppercase())
+        && instance_type(&t.to_ascii_lowercase()).is_ok()
+    {
+        format!(" Did you mean {:?}?", t.to_ascii_lowercase())
+    } else {
+        String::new()
+    };
+    Err(format!(
+        "{t:?} is not an EC2 instance type: family and size joined by a dot, e.g. \"t3.medium\".{hint}"
+    ))
+}
+
 /// CloudWatch Logs accepts only a fixed set of retention periods.
 pub fn retention(v: &Value, path: AttributePath, d: &mut Diagnostics) {
     if let Some(r) = number(v) {
@@ -601,6 +728,95 @@ mod tests {
             Value::List(vec![Value::from("us-east-1a"), Value::from("eu-west-1b")]),
         );
         assert_eq!(paths(&v), vec!["availability_zones[1]"]);
+    }
+
+    #[test]
+    fn flow_log_formats() {
+        assert!(log_format("${version} ${srcaddr} ${reject-reason} ${ecs-task-id}").is_ok());
+        assert!(log_format("${srcaddr} ${dstadr}")
+            .unwrap_err()
+            .contains("unknown field ${dstadr}"));
+        assert!(log_format("${log_status}")
+            .unwrap_err()
+            .contains("Did you mean ${log-status}?"));
+        assert!(log_format("srcaddr")
+            .unwrap_err()
+            .contains("is not a ${field}"));
+        assert!(log_format("${srcaddr} ${srcaddr}")
+            .unwrap_err()
+            .contains("more than once"));
+        assert!(log_format("  ").is_err());
+    }
+
+    #[test]
+    fn instance_types() {
+        for ok in [
+            "t3.medium",
+            "m7g.2xlarge",
+            "u-6tb1.metal",
+            "c6in.metal-24xl",
+            "mac2-m2pro.metal",
+        ] {
+            assert_eq!(instance_type(ok), Ok(()), "{ok}");
+        }
+        assert!(instance_type("t3-medium")
+            .unwrap_err()
+            .contains("Did you mean \"t3.medium\"?"));
+        assert!(instance_type("T3.Medium")
+            .unwrap_err()
+            .contains("Did you mean \"t3.medium\"?"));
+        assert!(instance_type("db.t3.micro")
+            .unwrap_err()
+            .contains("RDS instance class"));
+        for bad in ["", "t3", ".medium", "t3.", "t3 .medium", "3t.medium"] {
+            assert!(instance_type(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn node_group_instance_types_are_checked_at_their_index() {
+        let mut v = base();
+        v.set_attr(
+            "cluster",
+            Value::List(vec![Value::object([("version", Value::Null)])]),
+        );
+        v.set_attr(
+            "node_groups",
+            Value::List(vec![Value::object([
+                ("name", Value::from("general")),
+                (
+                    "instance_types",
+                    Value::List(vec![
+                        Value::from("t3.large"),
+                        Value::from("t3-medium"),
+                        Value::from("t3.large"),
+                    ]),
+                ),
+            ])]),
+        );
+        assert_eq!(
+            paths(&v),
+            vec![
+                "node_groups[0].instance_types[1]",
+                "node_groups[0].instance_types[2]"
+            ]
+        );
+    }
+
+    #[test]
+    fn az_names_and_ids() {
+        let mut v = base();
+        v.set_attr(
+            "availability_zones",
+            Value::List(vec![Value::from("use1-az1"), Value::from("us-est-1b")]),
+        );
+        let d = config(&v);
+        assert_eq!(
+            paths(&v),
+            vec!["availability_zones[0]", "availability_zones[1]"]
+        );
+        assert!(d.0[0].detail.contains("availability-zone id"));
+        assert!(d.0[1].detail.contains("did you mean \"us-east-1b\""));
     }
 
     #[test]

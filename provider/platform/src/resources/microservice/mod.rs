@@ -705,9 +705,18 @@ impl Resource<AwsContext> for Microservice {
         aws: &AwsContext,
         req: &PlanRequest,
         planned: &mut Value,
-        _d: &mut Diagnostics,
+        d: &mut Diagnostics,
     ) {
         let name = planned.get("name").as_str().map(str::to_string);
+        if let Some(n) = &name {
+            if !crate::resources::registry::claim(TYPE_NAME, n, req) {
+                d.error_at(
+                    AttributePath::root("name"),
+                    "Duplicate microservice name",
+                    format!("Another platform_microservice in this configuration is also named {n:?}. Its ECR repository {n:?}, IAM role {:?} and owner tag are named after the service (in this account, whatever the environment), so each service needs its own name.", role_name(n)),
+                );
+            }
+        }
         planned.set_attr("id", known_or_unknown(name.clone()));
         planned.set_attr(
             "role_name",

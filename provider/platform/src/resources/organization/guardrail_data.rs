@@ -18,7 +18,7 @@ pub fn guardrail_attributes() -> Vec<Attribute> {
         .map(|(n, d)| Attribute::bool(n).default(true).description(d))
         .collect();
     v.push(Attribute::string_list("allowed_regions").optional().description(
-        "Deny regional actions outside these regions (global services and exempt principals excepted). Unset: no region restriction.",
+        "Deny regional actions outside these regions (global services and exempt principals excepted). Unset: no region restriction. Each must be a region of the provider's maintained list (a misspelt region would deny every real one; a near miss gets a suggestion).",
     ));
     v.push(Attribute::string_list("exempt_principal_arns").optional().description(
         "IAM principal ARNs (wildcards allowed) the flow-log, CloudTrail and region statements do not apply to, e.g. a break-glass role.",
@@ -46,7 +46,7 @@ impl DataSource<AwsContext> for GuardrailPolicy {
         }
         b = b
             .attr(Attribute::string_map("extra_policies").optional().description(
-                "Additional SCP documents (name → JSON) counted against the per-target limit and validated the same way.",
+                "Additional SCP documents (name → JSON) counted against the per-target limit and validated the same way as an OU's `extra_policies` (JSON, size, statement structure).",
             ))
             .attr(Attribute::string_map("documents").computed().description(
                 "The rendered documents: `baseline` (deny statements) and `region-restriction` when regions are restricted, plus the extra policies.",

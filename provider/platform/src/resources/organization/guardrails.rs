@@ -4,7 +4,7 @@
 //! rejected policy half-way through an apply is much worse than a plan-time diagnostic.
 //! Everything in this module is pure.
 
-use platform_aws::config::valid_region;
+use platform_aws::regions::check_region;
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
 use tfplugin_framework::{AttributePath, Diagnostics, Value};
@@ -352,11 +352,221 @@ pub fn check_document(doc: &str) -> Result<(), String> {
     let obj = parsed
         .as_object()
         .ok_or("must be a JSON object with \"Version\" and \"Statement\"")?;
+    for k in obj.keys() {
+        if !matches!(k.as_str(), "Version" | "Statement" | "Id") {
+            return Err(format!(
+                "has the unknown top-level element {k:?} (an SCP has \"Version\" and \"Statement\")"
+            ));
+        }
+    }
+    match obj.get("Version") {
+        None => {}
+        Some(Json::String(v)) if v == "2012-10-17" || v == "2008-10-17" => {}
+        Some(v) => {
+            return Err(format!(
+                "has \"Version\": {v}; use \"2012-10-17\" (the current policy language version)"
+            ))
+        }
+    }
     match obj.get("Statement") {
-        Some(Json::Array(a)) if !a.is_empty() => Ok(()),
-        Some(Json::Object(_)) => Ok(()),
+        Some(Json::Array(a)) if !a.is_empty() => {
+            for (i, st) in a.iter().enumerate() {
+                check_statement(st).map_err(|e| format!("has an invalid Statement[{i}]: {e}"))?;
+            }
+            Ok(())
+        }
+        Some(st @ Json::Object(_)) => {
+            check_statement(st).map_err(|e| format!("has an invalid Statement: {e}"))
+        }
         _ => Err("has no \"Statement\"".into()),
     }
+}
+
+/// Condition operators of the IAM policy language (without the `ForAnyValue:` /
+/// `ForAllValues:` prefix and the `IfExists` suffix, which any of them may carry).
+const CONDITION_OPERATORS: &[&str] = &[
+    "StringEquals",
+    "StringNotEquals",
+    "StringEqualsIgnoreCase",
+    "StringNotEqualsIgnoreCase",
+    "StringLike",
+    "StringNotLike",
+    "NumericEquals",
+    "NumericNotEquals",
+    "NumericLessThan",
+    "NumericLessThanEquals",
+    "NumericGreaterThan",
+    "NumericGreaterThanEquals",
+    "DateEquals",
+    "DateNotEquals",
+    "DateLessThan",
+    "DateLessThanEquals",
+    "DateGreaterThan",
+    "DateGreaterThanEquals",
+    "Bool",
+    "BinaryEquals",
+    "IpAddress",
+    "NotIpAddress",
+    "ArnEquals",
+    "ArnNotEquals",
+    "ArnLike",
+    "ArnNotLike",
+    "Null",
+];
+
+/// One SCP statement: `Effect` Allow or Deny; exactly one of `Action` / `NotAction` (a
+/// string or a non-empty list of `service:action` patterns, or `*`); at most one of
+/// `Resource` / `NotResource` (strings); `Condition` as operator → key → value(s); an
+/// alphanumeric `Sid`. SCPs have no `Principal`.
+pub fn check_statement(st: &Json) -> Result<(), String> {
+    let Some(st) = st.as_object() else {
+        return Err("a statement must be a JSON object".into());
+    };
+    for k in st.keys() {
+        match k.as_str() {
+            "Sid" | "Effect" | "Action" | "NotAction" | "Resource" | "NotResource"
+            | "Condition" => {}
+            "Principal" | "NotPrincipal" => {
+                return Err(format!(
+                    "{k:?} is not allowed in an SCP (an SCP applies to every principal of the accounts it is attached to)"
+                ))
+            }
+            _ => return Err(format!("unknown element {k:?}")),
+        }
+    }
+    if let Some(sid) = st.get("Sid") {
+        match sid.as_str() {
+            Some(s) if s.chars().all(|c| c.is_ascii_alphanumeric()) => {}
+            _ => {
+                return Err(format!(
+                    "\"Sid\" must be a string of letters and digits, got {sid}"
+                ))
+            }
+        }
+    }
+    match st.get("Effect").and_then(Json::as_str) {
+        Some("Allow" | "Deny") => {}
+        Some(e) => {
+            return Err(format!(
+                "\"Effect\" must be \"Allow\" or \"Deny\", got {e:?}"
+            ))
+        }
+        None => return Err("\"Effect\" (\"Allow\" or \"Deny\") is missing".into()),
+    }
+    let action = match (st.get("Action"), st.get("NotAction")) {
+        (Some(a), None) => ("Action", a),
+        (None, Some(a)) => ("NotAction", a),
+        (Some(_), Some(_)) => return Err("has both \"Action\" and \"NotAction\"; give one".into()),
+        (None, None) => return Err("has neither \"Action\" nor \"NotAction\"".into()),
+    };
+    for a in json_strings(action.0, action.1)? {
+        action_pattern(a).map_err(|e| format!("{:?} {a:?} {e}", action.0))?;
+    }
+    match (st.get("Resource"), st.get("NotResource")) {
+        (Some(_), Some(_)) => {
+            return Err("has both \"Resource\" and \"NotResource\"; give one".into())
+        }
+        (Some(r), None) => resources("Resource", r)?,
+        (None, Some(r)) => resources("NotResource", r)?,
+        (None, None) => {}
+    }
+    if let Some(c) = st.get("Condition") {
+        condition(c)?;
+    }
+    Ok(())
+}
+
+/// A string or a non-empty list of strings.
+fn json_strings<'a>(what: &str, v: &'a Json) -> Result<Vec<&'a str>, String> {
+    match v {
+        Json::String(s) => Ok(vec![s.as_str()]),
+        Json::Array(a) if !a.is_empty() => a
+            .iter()
+            .map(|x| {
+                x.as_str()
+                    .ok_or_else(|| format!("{what:?} must list strings, got {x}"))
+            })
+            .collect(),
+        _ => Err(format!(
+            "{what:?} must be a string or a non-empty list of strings, got {v}"
+        )),
+    }
+}
+
+/// `*` or `service:action` with wildcards.
+fn action_pattern(a: &str) -> Result<(), String> {
+    if a == "*" {
+        return Ok(());
+    }
+    let Some((service, action)) = a.split_once(':') else {
+        return Err("is not \"service:action\" (e.g. \"s3:PutObject\", \"ec2:*\") or \"*\"".into());
+    };
+    if service.is_empty()
+        || !service
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(format!("has an invalid service prefix {service:?}"));
+    }
+    if action.is_empty()
+        || !action
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'*' || b == b'?' || b == b'-' || b == b'_')
+    {
+        return Err(format!("has an invalid action name {action:?}"));
+    }
+    Ok(())
+}
+
+fn resources(what: &str, v: &Json) -> Result<(), String> {
+    for r in json_strings(what, v)? {
+        if !(r == "*" || r.starts_with("arn:")) {
+            return Err(format!("{what:?} {r:?} must be \"*\" or an ARN pattern"));
+        }
+    }
+    Ok(())
+}
+
+/// `{"<operator>": {"<key>": <value or list of values>}}`.
+fn condition(c: &Json) -> Result<(), String> {
+    let Some(ops) = c.as_object().filter(|o| !o.is_empty()) else {
+        return Err(format!(
+            "\"Condition\" must be an object of operators, e.g. {{\"StringEquals\": {{\"aws:RequestedRegion\": \"eu-central-1\"}}}}; got {c}"
+        ));
+    };
+    for (op, keys) in ops {
+        let base = op
+            .strip_prefix("ForAnyValue:")
+            .or_else(|| op.strip_prefix("ForAllValues:"))
+            .unwrap_or(op);
+        let base = base.strip_suffix("IfExists").unwrap_or(base);
+        if !CONDITION_OPERATORS.contains(&base) {
+            return Err(format!("\"Condition\" has the unknown operator {op:?}"));
+        }
+        let Some(keys) = keys.as_object().filter(|k| !k.is_empty()) else {
+            return Err(format!(
+                "\"Condition\" operator {op:?} must map condition keys to values, got {keys}"
+            ));
+        };
+        for (k, v) in keys {
+            if !k.contains(':') {
+                return Err(format!(
+                    "\"Condition\" key {k:?} is not a condition key (\"aws:...\" or \"<service>:...\")"
+                ));
+            }
+            let scalar = |x: &Json| matches!(x, Json::String(_) | Json::Bool(_) | Json::Number(_));
+            let ok = match v {
+                Json::Array(a) => !a.is_empty() && a.iter().all(scalar),
+                x => scalar(x),
+            };
+            if !ok {
+                return Err(format!(
+                    "\"Condition\" value of {k:?} must be a string, number, boolean or a list of them, got {v}"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Two documents are the same policy when they parse to the same JSON: AWS may hand
@@ -379,12 +589,8 @@ pub fn validate_guardrails(base: &AttributePath, v: &Value, d: &mut Diagnostics)
     for (i, r) in regions.elements().iter().enumerate() {
         if let Some(r) = r.as_str() {
             let path = base.clone().attr("allowed_regions").index(i as i64);
-            if !valid_region(r) {
-                d.error_at(
-                    path,
-                    "Invalid AWS region",
-                    format!("{r:?} is not an AWS region name (expected something like \"eu-central-1\")."),
-                );
+            if let Err(why) = check_region(r) {
+                d.error_at(path, "Invalid AWS region", why);
             } else if !seen.insert(r.to_string()) {
                 d.error_at(
                     path,
@@ -614,6 +820,94 @@ mod tests {
     }
 
     #[test]
+    fn statements_are_checked() {
+        let doc = |st: &str| format!(r#"{{"Version":"2012-10-17","Statement":[{st}]}}"#);
+        for ok in [
+            r#"{"Effect":"Deny","Action":"s3:*","Resource":"*"}"#,
+            r#"{"Sid":"NoIam","Effect":"Deny","NotAction":["iam:Get*","sts:AssumeRole"],"Resource":"*","Condition":{"StringNotEquals":{"aws:RequestedRegion":["eu-central-1"]},"BoolIfExists":{"aws:MultiFactorAuthPresent":false}}}"#,
+            r#"{"Effect":"Allow","Action":"*","Resource":"*"}"#,
+            r#"{"Effect":"Deny","Action":"ec2:RunInstances","NotResource":"arn:aws:ec2:*:*:instance/*","Condition":{"ForAnyValue:StringLike":{"ec2:InstanceType":"*.metal"}}}"#,
+        ] {
+            assert_eq!(check_document(&doc(ok)), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            (
+                r#"{"Effect":"Audit","Action":"s3:*","Resource":"*"}"#,
+                "\"Effect\" must be \"Allow\" or \"Deny\"",
+            ),
+            (
+                r#"{"Effect":"deny","Action":"s3:*","Resource":"*"}"#,
+                "\"Effect\" must be",
+            ),
+            (
+                r#"{"Action":"s3:*","Resource":"*"}"#,
+                "\"Effect\" (\"Allow\" or \"Deny\") is missing",
+            ),
+            (
+                r#"{"Effect":"Deny","Resource":"*"}"#,
+                "neither \"Action\" nor \"NotAction\"",
+            ),
+            (
+                r#"{"Effect":"Deny","Action":"s3:*","NotAction":"s3:Get*"}"#,
+                "both \"Action\" and \"NotAction\"",
+            ),
+            (
+                r#"{"Effect":"Deny","Action":"s3 PutObject"}"#,
+                "is not \"service:action\"",
+            ),
+            (
+                r#"{"Effect":"Deny","Action":[],"Resource":"*"}"#,
+                "non-empty list",
+            ),
+            (
+                r#"{"Effect":"Deny","Action":"s3:*","Resource":"bucket"}"#,
+                "an ARN pattern",
+            ),
+            (
+                r#"{"Effect":"Deny","Action":"s3:*","Principal":"*"}"#,
+                "\"Principal\" is not allowed",
+            ),
+            (
+                r#"{"Effect":"Deny","Action":"s3:*","Condition":{"StringEqualz":{"aws:x":"y"}}}"#,
+                "unknown operator",
+            ),
+            (
+                r#"{"Effect":"Deny","Action":"s3:*","Condition":{"StringEquals":"aws:x"}}"#,
+                "must map condition keys",
+            ),
+            (
+                r#"{"Effect":"Deny","Action":"s3:*","Condition":{"StringEquals":{"region":"x"}}}"#,
+                "is not a condition key",
+            ),
+            (
+                r#"{"Effect":"Deny","Action":"s3:*","Condition":{"StringEquals":{"aws:x":{"a":1}}}}"#,
+                "must be a string, number",
+            ),
+            (
+                r#"{"Effect":"Deny","Action":"s3:*","Sid":"no spaces"}"#,
+                "\"Sid\"",
+            ),
+            (
+                r#"{"Effect":"Deny","Action":"s3:*","Resources":"*"}"#,
+                "unknown element \"Resources\"",
+            ),
+        ] {
+            let e = check_document(&doc(bad)).expect_err(bad);
+            assert!(e.contains("Statement[0]") && e.contains(why), "{bad}: {e}");
+        }
+        assert!(
+            check_document(r#"{"Version":"2012-10-17","Statement":[],"Extra":1}"#)
+                .expect_err("unknown top level")
+                .contains("\"Extra\"")
+        );
+        assert!(check_document(
+            r#"{"Version":"2021-01-01","Statement":{"Effect":"Deny","Action":"*"}}"#
+        )
+        .expect_err("version")
+        .contains("2012-10-17"));
+    }
+
+    #[test]
     fn count_includes_full_aws_access() {
         let g = Guardrails {
             allowed_regions: vec!["us-east-1".into()],
@@ -676,7 +970,10 @@ mod tests {
     fn extra_policy_names_and_documents() {
         let v = Value::Map(
             [
-                ("baseline", Value::from(r#"{"Statement":[{}]}"#)),
+                (
+                    "baseline",
+                    Value::from(r#"{"Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#),
+                ),
                 ("ok", Value::from("nope")),
             ]
             .into_iter()

@@ -304,7 +304,7 @@ impl Resource<AwsContext> for OrganizationalUnit {
             .attr(Attribute::string("id").computed().description("The OU id (ou-...)."))
             .attr(Attribute::string("name").required().description("OU name (letters, digits, spaces, `-_.`; 1-64). Renaming is done in place."))
             .attr(Attribute::string("parent_id").optional().computed().force_new().description("Parent: the root id (r-..., e.g. `platform_organization.this.root_id`) or another OU id. Default: the organization root (removing it plans the OU back under the root). AWS cannot move an OU, so changing it replaces the OU."))
-            .attr(Attribute::string_map("extra_policies").optional().description("Additional SCP documents (name → JSON), validated (JSON, at most 5,120 characters) and attached alongside the guardrails."))
+            .attr(Attribute::string_map("extra_policies").optional().description("Additional SCP documents (name → JSON), validated before any AWS call (JSON, at most 5,120 characters, and each statement's structure: `Effect` Allow or Deny, one of `Action`/`NotAction` as `service:action` patterns, `Resource`/`NotResource` as `*` or ARNs, `Condition` as operator → key → values, no `Principal`) and attached alongside the guardrails."))
             .attr(Attribute::string_map("tags").optional().description("Tags for the OU and its policies, merged over the provider's `default_tags`."))
             .attr(Attribute::string_map("tags_all").computed().description("All tags applied, including `default_tags` and the platform ownership tags."))
             .attr(Attribute::string("arn").computed().description("ARN of the OU."))

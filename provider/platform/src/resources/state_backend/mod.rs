@@ -289,9 +289,18 @@ impl Resource<AwsContext> for StateBackend {
         aws: &AwsContext,
         req: &PlanRequest,
         planned: &mut Value,
-        _d: &mut Diagnostics,
+        d: &mut Diagnostics,
     ) {
         let bucket = planned.get("bucket").clone();
+        if let Value::String(b) = &bucket {
+            if !crate::resources::registry::claim(TYPE_NAME, b, req) {
+                d.error_at(
+                    AttributePath::root("bucket"),
+                    "Duplicate state backend",
+                    format!("Another platform_state_backend in this configuration also uses the bucket {b:?}; both would manage the same bucket and lock table. Give each backend its own bucket."),
+                );
+            }
+        }
         if planned.get("lock_table_name").is_null()
             || planned.get("lock_table_name").is_unknown()
                 && req.config.get("lock_table_name").is_null()
@@ -313,6 +322,16 @@ impl Resource<AwsContext> for StateBackend {
             },
         );
         let table = planned.get("lock_table_name").clone();
+        if let Value::String(t) = &table {
+            if !crate::resources::registry::claim("platform_state_backend.lock_table_name", t, req)
+            {
+                d.error_at(
+                    AttributePath::root("lock_table_name"),
+                    "Duplicate lock table",
+                    format!("Another platform_state_backend in this configuration also uses the lock table {t:?}; give each backend its own."),
+                );
+            }
+        }
         let table_arn = match (&table, &aws.account_id) {
             _ if !req.prior.is_null()
                 && req.prior.get("lock_table_name") == &table

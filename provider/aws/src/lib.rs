@@ -10,6 +10,7 @@ pub mod iam;
 pub mod irsa;
 pub mod logging;
 pub mod policy;
+pub mod resume;
 pub mod s3;
 pub mod step;
 pub mod tags;

@@ -1,0 +1,68 @@
+"""Kill points: the provider is SIGKILLed right after each AWS call that creates an object while
+`platform_environment` is created, and the next apply must adopt what exists by its owner tag.
+
+The kill is driven by the provider's own debug log (harness/killpoints.py): each apply in the chain runs
+until the provider logs its first object-creating call and is killed there; Terraform records nothing
+(the create never answered), so the next apply is a create again and must find by owner tag, name or
+alias everything the dead runs made. The chain ends with an apply that completes; then every kind of
+object must be there exactly as often as after an uninterrupted apply of the same configuration, and
+nothing after destroy. Every AWS-side count is through boto3.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from harness.killpoints import apply_killing_provider, env_hcl, inventory, is_create, left_over
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+NAME = "pk-crash"
+#: Every object of the configuration is created once; a longer chain means a create repeats.
+MAX_RUNS = 120
+
+
+def test_kill_after_every_create_call_then_reapply_adopts_everything(tf, clean_moto):
+    moto = clean_moto
+    tf.write_config(env_hcl(NAME), endpoint=moto.endpoint)
+    tf.init()
+
+    # The reference: an uninterrupted apply, its creates (in order), what it leaves, and destroy.
+    ref = apply_killing_provider(tf, lambda calls: False)
+    assert ref.returncode == 0, ref.output
+    creates = [c for c in ref.calls if is_create(c)]
+    expected = inventory(moto, NAME)
+    singletons = ("vpc", "igw", "flow_log", "kms_key", "kms_alias", "eks_cluster", "node_group", "db_instance",
+                  "db_subnet_group", "launch_template", "oidc_provider")
+    assert {k: expected[k] for k in singletons} == {k: 1 for k in singletons}, expected
+    assert expected["nat"] == 2 and expected["eip"] == 2 and expected["subnet"] == 4, expected
+    tf.destroy()
+    assert left_over(moto, NAME) == {}
+
+    # The chain: each apply dies right after its first object-creating call.
+    kills = []
+    started = time.monotonic()
+    for run in range(MAX_RUNS):
+        r = apply_killing_provider(tf, lambda calls: is_create(calls[-1]))
+        if r.killed_after is None:
+            assert r.returncode == 0, r.output
+            break
+        assert r.returncode != 0, "terraform must fail when its provider dies"
+        kills.append(r.killed_after)
+        now = inventory(moto, NAME)
+        dupes = {k: v for k, v in now.items() if v > expected[k]}
+        assert dupes == {}, f"after a kill following {r.killed_after} (run {run + 1}): duplicates {dupes}"
+        assert "platform_environment.e" not in tf.state_list()
+    else:
+        pytest.fail(f"no apply completed in {MAX_RUNS} runs; kills: {kills}")
+    elapsed = time.monotonic() - started
+    print(f"\nkill points: {len(kills)} (reference apply made {len(creates)} object-creating calls of "
+          f"{len(ref.calls)} AWS calls); chain took {elapsed:.1f}s; killed after: {kills}")
+    assert len(kills) >= len(set(creates)), (kills, creates)
+
+    assert inventory(moto, NAME) == expected
+    assert tf.plan() == 0, tf.last.output
+    tf.destroy()
+    assert left_over(moto, NAME) == {}

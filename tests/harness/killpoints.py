@@ -25,6 +25,9 @@ TYPE = "platform_environment"
 #: An AWS call line as Terraform prints it from the provider's log stream.
 CALL_LINE = re.compile(r"AWS call.*?operation=\"?([A-Za-z0-9]+)")
 
+#: A log line (Terraform's own or the provider's); anything else on stderr is Terraform's diagnostics.
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT")
+
 #: Operations that bring a new AWS object into being (tagging and route edits are not objects).
 NOT_OBJECTS = {"CreateTags", "CreateRoute", "CreateLaunchTemplateVersion"}
 
@@ -132,8 +135,9 @@ class KilledRun:
     output: str = ""
 
 
-def provider_pids(parent: int) -> List[int]:
-    """The terraform-provider-platform processes whose parent is ``parent`` (from /proc)."""
+def provider_pids(session: int) -> List[int]:
+    """The terraform-provider-platform processes in session ``session`` (the apply's own session: it is
+    started with ``start_new_session``, and Terraform 1.15 runs behind a launcher), from /proc."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -141,10 +145,10 @@ def provider_pids(parent: int) -> List[int]:
         try:
             stat = (entry / "stat").read_text()
             comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-            ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        except (OSError, ValueError):
+            sid = int(stat[stat.rindex(")") + 2 :].split()[3])
+        except (OSError, ValueError, IndexError):
             continue
-        if ppid == parent and comm.startswith("terraform-provi"):
+        if sid == session and comm.startswith("terraform-provi"):
             pids.append(int(entry.name))
     return pids
 
@@ -180,7 +184,7 @@ def apply_killing_provider(tf, kill_when: Callable[[List[str]], bool], timeout: 
             raise AssertionError("apply did not finish in time")
         m = CALL_LINE.search(line)
         if not m:
-            if "[ERROR]" in line or "Error" in line:
+            if not LOG_LINE.match(line):
                 err_tail.append(line.rstrip())
             continue
         calls.append(m.group(1))

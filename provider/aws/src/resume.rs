@@ -45,9 +45,15 @@ mod tests {
     #[test]
     fn create_names_untaint_and_update_does_not() {
         let c = after_failure("platform_environment", "dev", true);
-        assert!(c.contains("terraform untaint") && c.contains("tainted"), "{c}");
+        assert!(
+            c.contains("terraform untaint") && c.contains("tainted"),
+            "{c}"
+        );
         let u = after_failure("platform_environment", "dev", false);
-        assert!(!u.contains("untaint") && u.contains("next apply resumes"), "{u}");
+        assert!(
+            !u.contains("untaint") && u.contains("next apply resumes"),
+            "{u}"
+        );
         assert!(existing_objects("platform_environment", "dev", "VPC vpc-1").contains("untaint"));
     }
 }

@@ -98,7 +98,10 @@ pub(super) async fn converge(aws: &AwsContext, prior: &Value, planned: &Value) -
             tracing::info!(target: "platform::environment", env = %d.name, elapsed_ms = started.elapsed().as_millis() as u64, cluster_ok = cres.is_ok(), database_ok = dres.is_ok(), "cluster and database converged");
             if let Err(e) = cres {
                 ok = false;
-                failures.push(("Could not set up the environment's EKS cluster", e.to_string()));
+                failures.push((
+                    "Could not set up the environment's EKS cluster",
+                    e.to_string(),
+                ));
             }
             if let Err(e) = dres {
                 ok = false;
@@ -125,7 +128,9 @@ pub(super) async fn converge(aws: &AwsContext, prior: &Value, planned: &Value) -
                 for (summary, e) in failures {
                     diags.error(
                         summary,
-                        format!("{e}. Nothing was created; the next apply starts the create again."),
+                        format!(
+                            "{e}. Nothing was created; the next apply starts the create again."
+                        ),
                     );
                 }
                 return ApplyOutcome::failed(Value::Null, diags);

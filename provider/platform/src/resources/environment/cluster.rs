@@ -602,7 +602,11 @@ pub async fn owned_keys(kms: &aws_sdk_kms::Client, owner: &str) -> Result<Vec<St
             .send()
             .await
             .step("ListKeys")?;
-        ids.extend(r.keys().iter().filter_map(|k| k.key_id().map(str::to_string)));
+        ids.extend(
+            r.keys()
+                .iter()
+                .filter_map(|k| k.key_id().map(str::to_string)),
+        );
         match r.next_marker() {
             Some(m) if r.truncated() => marker = Some(m.to_string()),
             _ => break,
@@ -642,7 +646,10 @@ pub async fn owned_keys(kms: &aws_sdk_kms::Client, owner: &str) -> Result<Vec<St
                 || m.key_state()
                     .is_some_and(|s| s.as_str() == "PendingDeletion");
             if !pending {
-                keys.push((m.creation_date().map(|d| d.secs()), m.arn().unwrap_or(&id).to_string()));
+                keys.push((
+                    m.creation_date().map(|d| d.secs()),
+                    m.arn().unwrap_or(&id).to_string(),
+                ));
             }
         }
     }

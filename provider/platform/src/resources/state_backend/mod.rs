@@ -179,10 +179,7 @@ impl StateBackend {
         match &t {
             Ok(arn) => state.set_attr("lock_table_arn", Value::from(arn.clone())),
             Err(e) => {
-                diags.error(
-                    "Could not set up the lock table",
-                    format!("{e}. {resume}"),
-                );
+                diags.error("Could not set up the lock table", format!("{e}. {resume}"));
                 state.set_attr("point_in_time_recovery_enabled", Value::Bool(false));
                 if state.get("lock_table_arn").is_unknown() {
                     state.set_attr("lock_table_arn", prior.get("lock_table_arn").clone());

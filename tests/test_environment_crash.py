@@ -1,7 +1,8 @@
 """Kill points: the provider is SIGKILLed right after each AWS call that creates an object while
 `platform_environment` is created, and the next apply must adopt what exists by its owner tag.
 
-The kill is driven by the provider's own debug log (harness/killpoints.py): each apply in the chain runs
+The kill is driven by the provider's own debug log, or by the fault proxy in front of moto after moto
+answered and before the provider hears it (harness/killpoints.py): each apply in the chain runs
 until the provider logs its first object-creating call and is killed there; Terraform records nothing
 (the create never answered), so the next apply is a create again and must find by owner tag, name or
 alias everything the dead runs made. The chain ends with an apply that completes; then every kind of
@@ -24,13 +25,18 @@ NAME = "pk-crash"
 MAX_RUNS = 120
 
 
-def test_kill_after_every_create_call_then_reapply_adopts_everything(tf, clean_moto):
+@pytest.mark.parametrize("driver", ["log", "proxy"])
+def test_kill_after_every_create_call_then_reapply_adopts_everything(tf, clean_moto, fault_proxy, driver):
+    """``log``: the kill follows the provider's debug-log line of the call (a few milliseconds late, so
+    concurrent creates may slip in before it). ``proxy``: the fault proxy kills the provider after moto
+    made the object and before the answer reaches the provider (it never learns the id)."""
     moto = clean_moto
-    tf.write_config(env_hcl(NAME), endpoint=moto.endpoint)
+    proxy = fault_proxy if driver == "proxy" else None
+    tf.write_config(env_hcl(NAME), endpoint=fault_proxy.url if proxy else moto.endpoint)
     tf.init()
 
     # The reference: an uninterrupted apply, its creates (in order), what it leaves, and destroy.
-    ref = apply_killing_provider(tf, lambda calls: False)
+    ref = apply_killing_provider(tf, lambda calls: False, proxy=proxy)
     assert ref.returncode == 0, ref.output
     creates = [c for c in ref.calls if is_create(c)]
     expected = inventory(moto, NAME)
@@ -45,7 +51,7 @@ def test_kill_after_every_create_call_then_reapply_adopts_everything(tf, clean_m
     kills = []
     started = time.monotonic()
     for run in range(MAX_RUNS):
-        r = apply_killing_provider(tf, lambda calls: is_create(calls[-1]))
+        r = apply_killing_provider(tf, lambda calls: is_create(calls[-1]), proxy=proxy)
         if r.returncode == 0:
             break  # the apply completed (before or despite a kill that came too late)
         assert r.killed_after is not None, f"the apply failed without a kill:\n{r.output}"
@@ -57,7 +63,7 @@ def test_kill_after_every_create_call_then_reapply_adopts_everything(tf, clean_m
     else:
         pytest.fail(f"no apply completed in {MAX_RUNS} runs; kills: {kills}")
     elapsed = time.monotonic() - started
-    print(f"\nkill points: {len(kills)} (reference apply made {len(creates)} object-creating calls of "
+    print(f"\n[{driver}] kill points: {len(kills)} (reference apply made {len(creates)} object-creating calls of "
           f"{len(ref.calls)} AWS calls); chain took {elapsed:.1f}s; killed after: {kills}")
     # Concurrent creates (subnets, roles, the key...) can finish between a log line and the kill, so
     # one kill may cover several; the chain still kills once per apply until nothing is left to make.

@@ -153,9 +153,15 @@ def provider_pids(session: int) -> List[int]:
     return pids
 
 
-def apply_killing_provider(tf, kill_when: Callable[[List[str]], bool], timeout: float = 300) -> KilledRun:
+def apply_killing_provider(
+    tf, kill_when: Callable[[List[str]], bool], timeout: float = 300, proxy=None
+) -> KilledRun:
     """``terraform apply`` with the provider's debug log streamed; after each AWS call line,
-    ``kill_when(calls so far)`` decides whether to SIGKILL the provider there and then."""
+    ``kill_when(calls so far)`` decides whether to SIGKILL the provider there and then.
+
+    With ``proxy`` (a harness.faults.FaultProxy the provider's endpoint points at) the decision is made
+    in the proxy instead, after moto has answered a call and before the answer is relayed: the object
+    exists and the provider never learns its id, with no log latency in between."""
     env = tf.environment()
     env["TF_LOG_PROVIDER"] = "debug"
     env.pop("TF_LOG", None)
@@ -176,6 +182,25 @@ def apply_killing_provider(tf, kill_when: Callable[[List[str]], bool], timeout: 
     calls: List[str] = []
     killed_after: Optional[str] = None
     err_tail: List[str] = []
+    proxy_state = {"calls": [], "killed": None, "active": True}
+    lock = threading.Lock()
+    if proxy is not None:
+        def at_call(call) -> None:
+            if call.attempt != 1 or call.status is None or call.status >= 300:
+                return
+            with lock:
+                if proxy_state["killed"] is not None or not proxy_state["active"]:
+                    return
+                proxy_state["calls"].append(call.operation)
+                if kill_when(list(proxy_state["calls"])):
+                    pids = provider_pids(proc.pid)
+                    for pid in pids:
+                        os.kill(pid, signal.SIGKILL)
+                    if pids:
+                        proxy_state["killed"] = call.operation
+
+        # Not proxy.clear(): requests of an earlier, killed provider may still be in the proxy's threads.
+        proxy.on_call(at_call, when="after")
     deadline = time.time() + timeout
     assert proc.stderr is not None
     for line in proc.stderr:
@@ -188,7 +213,7 @@ def apply_killing_provider(tf, kill_when: Callable[[List[str]], bool], timeout: 
                 err_tail.append(line.rstrip())
             continue
         calls.append(m.group(1))
-        if killed_after is None and kill_when(calls):
+        if proxy is None and killed_after is None and kill_when(calls):
             pids = provider_pids(proc.pid)
             for pid in pids:
                 os.kill(pid, signal.SIGKILL)
@@ -196,4 +221,8 @@ def apply_killing_provider(tf, kill_when: Callable[[List[str]], bool], timeout: 
                 killed_after = m.group(1)
     proc.wait(timeout=120)
     reader.join(timeout=10)
+    if proxy is not None:
+        with lock:
+            proxy_state["active"] = False
+        killed_after = proxy_state["killed"]
     return KilledRun(proc.returncode, killed_after, calls, "".join(out_chunks) + "\n".join(err_tail[-20:]))

@@ -73,3 +73,21 @@ def test_kill_after_every_create_call_then_reapply_adopts_everything(tf, clean_m
     assert tf.plan() == 0, tf.last.output
     tf.destroy()
     assert left_over(moto, NAME) == {}
+
+
+def test_kill_between_create_key_and_create_alias_adopts_the_key_by_its_owner_tag(tf, clean_moto, fault_proxy):
+    """The issue's orphan: the cluster's secrets key made, the provider killed before its alias. The key
+    has no name; the next apply finds it by its owner tag, gives it its alias, and destroy removes it."""
+    moto = clean_moto
+    tf.write_config(env_hcl(NAME), endpoint=fault_proxy.url)
+    tf.init()
+    r = apply_killing_provider(tf, lambda calls: calls[-1] == "CreateKey", proxy=fault_proxy)
+    assert r.killed_after == "CreateKey" and r.returncode != 0, r.output
+    inv = inventory(moto, NAME)
+    assert (inv["kms_key"], inv["kms_alias"]) == (1, 0), inv
+    tf.apply()
+    inv = inventory(moto, NAME)
+    assert (inv["kms_key"], inv["kms_alias"]) == (1, 1), inv
+    assert tf.plan() == 0, tf.last.output
+    tf.destroy()
+    assert left_over(moto, NAME) == {}

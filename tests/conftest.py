@@ -14,6 +14,9 @@ Session fixtures (built once per run):
     kube              harness.KubeCluster: a real Kubernetes v1.20.2 control plane on 127.0.0.1 (etcd,
                       kube-apiserver, kube-controller-manager; .host, .token, .ca_pem, .kubeconfig_path,
                       .request()/.get()); built once per machine by scripts/kube.sh
+    fault_proxy       (per test) harness.faults.FaultProxy in front of clean_moto: .url is the provider
+                      endpoint; .transient(rate), .fail(service, op, after=N), .on_call(cb), .report();
+                      seeded by $PLATFORM_FAULT_SEED (default 17)
     chart_repo        harness.ChartRepository: tests/charts packaged and served as a Helm repository on
                       127.0.0.1 (.url, .requests)
 
@@ -40,6 +43,7 @@ from typing import Callable, Dict, Iterator, Mapping, Optional
 import pytest
 
 from harness.chart_repo import ChartRepository
+from harness.faults import FaultProxy
 from harness.https_mirror import HttpsMirror
 from harness.kube import KubeCluster
 from harness.mirror import Mirror, build_mirror
@@ -151,6 +155,16 @@ def clean_moto(moto: MotoServer) -> MotoServer:
     """The session's moto server with all state forgotten, so a test starts from an empty AWS."""
     moto.reset()
     return moto
+
+
+@pytest.fixture
+def fault_proxy(clean_moto: MotoServer) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of the (reset) session moto; no faults until a test asks for some."""
+    proxy = FaultProxy(clean_moto.endpoint, seed=int(os.environ.get("PLATFORM_FAULT_SEED", "17"))).start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
 
 
 @pytest.fixture(scope="session")

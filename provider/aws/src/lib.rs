@@ -11,6 +11,7 @@ pub mod irsa;
 pub mod logging;
 pub mod policy;
 pub mod regions;
+pub mod resume;
 pub mod s3;
 pub mod step;
 pub mod tags;

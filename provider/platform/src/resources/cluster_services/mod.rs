@@ -364,7 +364,7 @@ impl ClusterServices {
         let tags = all_tags(c, planned, &d.cluster);
         let mut state = planned.clone();
         state.set_attr("id", Value::from(d.cluster.clone()));
-        let resume = "Everything created so far is kept in state; the next apply resumes.";
+        let resume = platform_aws::resume::after_failure(TYPE_NAME, &d.cluster, prior.is_null());
         let fail = |mut state: Value, what: &str, e: String| {
             if state.get("releases").is_unknown() {
                 state.set_attr("releases", prior.get("releases").clone());

@@ -33,14 +33,14 @@ pub(super) async fn converge(aws: &AwsContext, prior: &Value, planned: &Value) -
     let cctx = observe::cluster_ctx(aws, timeout);
     let started = std::time::Instant::now();
     let mut diags = Diagnostics::new();
+    // (summary, error) of each part that failed; what the next apply does is added at the end,
+    // when it is known whether anything exists.
+    let mut failures: Vec<(&str, String)> = Vec::new();
     let net = network::converge(&ctx, &d).await;
     tracing::info!(target: "platform::environment", env = %d.name, elapsed_ms = started.elapsed().as_millis() as u64, ok = net.is_ok(), "network converged");
     let mut ok = net.is_ok();
     match &net {
-        Err(e) => diags.error(
-            "Could not set up the environment's network",
-            format!("{e}. Everything created so far is kept in state; the next apply resumes."),
-        ),
+        Err(e) => failures.push(("Could not set up the environment's network", e.to_string())),
         Ok((vpc_id, subnet_ids)) => {
             let private: Vec<String> = d
                 .subnets
@@ -98,21 +98,14 @@ pub(super) async fn converge(aws: &AwsContext, prior: &Value, planned: &Value) -
             tracing::info!(target: "platform::environment", env = %d.name, elapsed_ms = started.elapsed().as_millis() as u64, cluster_ok = cres.is_ok(), database_ok = dres.is_ok(), "cluster and database converged");
             if let Err(e) = cres {
                 ok = false;
-                diags.error(
+                failures.push((
                     "Could not set up the environment's EKS cluster",
-                    format!(
-                        "{e}. Everything created so far is kept in state; the next apply resumes."
-                    ),
-                );
+                    e.to_string(),
+                ));
             }
             if let Err(e) = dres {
                 ok = false;
-                diags.error(
-                    "Could not set up the environment's database",
-                    format!(
-                        "{e}. Everything created so far is kept in state; the next apply resumes."
-                    ),
-                );
+                failures.push(("Could not set up the environment's database", e.to_string()));
             }
         }
     }
@@ -132,6 +125,14 @@ pub(super) async fn converge(aws: &AwsContext, prior: &Value, planned: &Value) -
                 && oc.is_empty()
                 && od.is_empty();
             if !ok && prior.is_null() && nothing {
+                for (summary, e) in failures {
+                    diags.error(
+                        summary,
+                        format!(
+                            "{e}. Nothing was created; the next apply starts the create again."
+                        ),
+                    );
+                }
                 return ApplyOutcome::failed(Value::Null, diags);
             }
             if ok {
@@ -167,6 +168,10 @@ pub(super) async fn converge(aws: &AwsContext, prior: &Value, planned: &Value) -
             diags.error("Could not read the environment back", e.to_string());
         }
     }
+    let next = platform_aws::resume::after_failure(TYPE_NAME, &d.name, prior.is_null());
+    for (summary, e) in failures {
+        diags.error(summary, format!("{e}. {next}"));
+    }
     ApplyOutcome {
         state: state.unknown_as_null(),
         diags,
@@ -177,6 +182,30 @@ pub(super) async fn converge(aws: &AwsContext, prior: &Value, planned: &Value) -
 /// next destroy resumes.
 pub(super) async fn delete(aws: &AwsContext, prior: &Value) -> ApplyOutcome {
     let name = prior.get("name").as_str().unwrap_or_default().to_string();
+    // Deletion protection is checked before any call, so a refused delete (a destroy, or the
+    // replacement Terraform plans for an environment tainted by a failed create) deletes
+    // nothing at all, not everything up to the database.
+    if single_block(prior, "database")
+        .get("deletion_protection")
+        .as_bool()
+        == Some(true)
+    {
+        return ApplyOutcome::failed(
+            prior.clone(),
+            Diagnostics::from_error(
+                "Cannot delete the environment: deletion protection is on",
+                format!(
+                    "Environment {name:?} has database.deletion_protection = true, so nothing of it \
+                     is deleted (its DB instance {db}-db is protected). To destroy it, set \
+                     database.deletion_protection = false and apply first. If this delete is \
+                     Terraform replacing an environment whose create failed (planned as \
+                     \"tainted, so must be replaced\"), resume instead: run `terraform untaint \
+                     <address>` and apply again.",
+                    db = name
+                ),
+            ),
+        );
+    }
     let owner = tags::owner(TYPE_NAME, &name);
     let ctx = network::Ctx {
         ec2: aws.ec2(),

@@ -136,6 +136,9 @@ pub struct ObservedCluster {
     pub node_role_arn: Option<String>,
     pub node_sg_id: Option<String>,
     pub kms_key_arn: Option<String>,
+    /// Whether our key's alias exists. `false` with a `kms_key_arn` means a key found by its
+    /// owner tag whose alias was never made (a crash between CreateKey and CreateAlias).
+    pub kms_alias: bool,
     pub oidc_provider_arn: Option<String>,
     /// Launch templates by node group name: (id, latest version).
     pub launch_templates: BTreeMap<String, (String, i64)>,
@@ -263,6 +266,7 @@ pub async fn observe(
         Err(e) if e.code() == Some("NotFoundException") => None,
         Err(e) => return Err(e),
     };
+    o.kms_alias = o.kms_key_arn.is_some();
     let lts = lts.step("DescribeLaunchTemplates")?;
     for t in lts.launch_templates() {
         let ng = t
@@ -336,6 +340,12 @@ pub async fn observe(
         }
         Err(e) if e.code() == Some("ResourceNotFoundException") => {}
         Err(e) => return Err(e),
+    }
+    // No alias and no cluster yet: a key may have been created by a run that died before
+    // its alias was made; it has no name, so it is found by its owner tag. (Once the cluster
+    // exists the key is the one it uses; no account-wide key listing on every refresh.)
+    if o.kms_key_arn.is_none() && o.cluster.is_none() {
+        o.kms_key_arn = owned_keys(c.kms, owner).await?.into_iter().next();
     }
     if let Some(issuer) = o.cluster.as_ref().and_then(|c| c.oidc_issuer.clone()) {
         let host_path = issuer.trim_start_matches("https://").to_string();
@@ -578,7 +588,77 @@ async fn ensure_log_group(
     Ok(())
 }
 
-/// The key for secrets encryption: the one given, or ours (found by alias, else created).
+/// The keys (ARNs, oldest first) that carry this environment's owner tag and are not pending
+/// deletion: ListKeys, then ListResourceTags per key concurrently, then DescribeKey for the
+/// matches. KMS keys have no name to find them by; the alias is a second call, so a crash
+/// between the two leaves a key only its tags identify.
+pub async fn owned_keys(kms: &aws_sdk_kms::Client, owner: &str) -> Result<Vec<String>, StepError> {
+    let mut ids = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let r = kms
+            .list_keys()
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .step("ListKeys")?;
+        ids.extend(
+            r.keys()
+                .iter()
+                .filter_map(|k| k.key_id().map(str::to_string)),
+        );
+        match r.next_marker() {
+            Some(m) if r.truncated() => marker = Some(m.to_string()),
+            _ => break,
+        }
+    }
+    let tagged = join_all(ids.iter().map(|id| async move {
+        let r = kms
+            .list_resource_tags()
+            .key_id(id)
+            .send()
+            .await
+            .step("ListResourceTags");
+        match r {
+            Ok(t) => Ok(t
+                .tags()
+                .iter()
+                .any(|t| t.tag_key() == OWNER_KEY && t.tag_value() == owner)
+                .then(|| id.clone())),
+            // A key of another principal, or one deleted meanwhile: not ours.
+            Err(e) if e.is_not_found() || e.code() == Some("AccessDeniedException") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }))
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>, StepError>>()?;
+    let mut keys = Vec::new();
+    for id in tagged.into_iter().flatten() {
+        let m = kms
+            .describe_key()
+            .key_id(&id)
+            .send()
+            .await
+            .step("DescribeKey")?;
+        if let Some(m) = m.key_metadata() {
+            let pending = m.deletion_date().is_some()
+                || m.key_state()
+                    .is_some_and(|s| s.as_str() == "PendingDeletion");
+            if !pending {
+                keys.push((
+                    m.creation_date().map(|d| d.secs()),
+                    m.arn().unwrap_or(&id).to_string(),
+                ));
+            }
+        }
+    }
+    keys.sort();
+    Ok(keys.into_iter().map(|(_, arn)| arn).collect())
+}
+
+/// The key for secrets encryption: the one given, or ours (found by alias or owner tag, else
+/// created). A key found by its tag alone gets the rotation and alias it may have missed.
 async fn ensure_kms_key(
     c: &Ctx<'_>,
     d: &DesiredCluster,
@@ -588,6 +668,23 @@ async fn ensure_kms_key(
         return Ok(k.clone());
     }
     if let Some(k) = &o.kms_key_arn {
+        if !o.kms_alias {
+            let key_id = k.rsplit('/').next().unwrap_or(k);
+            tracing::info!(target: TARGET, key = %k, "adopting the KMS key found by its owner tag; making its alias");
+            c.kms
+                .enable_key_rotation()
+                .key_id(key_id)
+                .send()
+                .await
+                .step("EnableKeyRotation")?;
+            c.kms
+                .create_alias()
+                .alias_name(kms_alias(&d.name))
+                .target_key_id(key_id)
+                .send()
+                .await
+                .step("CreateAlias")?;
+        }
         return Ok(k.clone());
     }
     let tags: Vec<aws_sdk_kms::types::Tag> = super::retag::kms_tags(&d.tags);
@@ -1373,8 +1470,18 @@ pub async fn delete(c: &Ctx<'_>, env: &str) -> Result<(), StepError> {
     }
     platform_aws::iam::delete_role(c.iam, &cluster_role_name(env)).await?;
     platform_aws::iam::delete_role(c.iam, &node_role_name(env)).await?;
-    if let Some(k) = &o.kms_key_arn {
+    // Every key carrying our owner tag, not only the one the alias names: a key left by a
+    // crash before its alias was made is ours too.
+    let mut keys: Vec<String> = o.kms_key_arn.iter().cloned().collect();
+    for k in owned_keys(c.kms, &owner).await? {
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    if o.kms_alias {
         let _ = c.kms.delete_alias().alias_name(kms_alias(env)).send().await;
+    }
+    for k in &keys {
         // The bare key id: AWS takes the ARN too, moto only the id.
         let key_id = k.rsplit('/').next().unwrap_or(k);
         match c

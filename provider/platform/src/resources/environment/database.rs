@@ -8,7 +8,7 @@ use super::network::{OwnedSecurityGroups, COMPONENT_KEY};
 use super::replace::{self, DatabaseFixed};
 use super::StepError;
 use aws_sdk_ec2::types::{IpPermission, UserIdGroupPair};
-use platform_aws::step::Step;
+use platform_aws::step::{Absent, Step};
 use platform_aws::wait;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -533,6 +533,25 @@ pub async fn converge(
             match req.send().await.step("CreateDBInstance") {
                 Ok(_) => {}
                 Err(e) if e.code() == Some("DBInstanceAlreadyExists") => {}
+                // Emulators that keep a deleted instance's automated backups as snapshots named
+                // by the minute (moto) refuse a new instance of the same identifier within that
+                // minute *after* creating it; AWS keeps retained backups apart and never
+                // answers CreateDBInstance so. The instance exists: carry on with it.
+                Err(e) if e.code() == Some("DBSnapshotAlreadyExists") => {
+                    let found = c
+                        .rds
+                        .describe_db_instances()
+                        .db_instance_identifier(&id)
+                        .send()
+                        .await
+                        .step("DescribeDBInstances")
+                        .absent(&["DBInstanceNotFound"])?
+                        .is_some_and(|r| !r.db_instances().is_empty());
+                    if !found {
+                        return Err(e);
+                    }
+                    tracing::warn!(target: TARGET, db = %id, error = %e, "CreateDBInstance answered with a snapshot name clash but created the instance; carrying on");
+                }
                 Err(e) => return Err(e),
             }
             tracing::info!(target: TARGET, db = %id, "creating DB instance; waiting until available");

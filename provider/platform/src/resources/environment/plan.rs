@@ -402,3 +402,29 @@ fn database_replaced(prior: &Value, planned: &Value, diags: &mut Diagnostics) ->
     );
     true
 }
+
+/// A create planned while this environment's VPC already exists (one DescribeVpcs by owner
+/// tag): a warning that says what this apply will do with it. Terraform plans a tainted
+/// environment's replacement as a create, so this is where the user learns that
+/// `terraform untaint` resumes instead. A failed lookup only skips the warning.
+pub(super) async fn warn_if_objects_exist(aws: &AwsContext, name: &str, diags: &mut Diagnostics) {
+    let owner = tags::owner(TYPE_NAME, name);
+    let r = aws
+        .ec2()
+        .describe_vpcs()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name(format!("tag:{}", tags::OWNER_KEY))
+                .values(&owner)
+                .build(),
+        )
+        .send()
+        .await;
+    let Ok(r) = r else { return };
+    if let Some(id) = r.vpcs().iter().find_map(|v| v.vpc_id()) {
+        diags.warning(
+            "This environment already exists in AWS",
+            platform_aws::resume::existing_objects(TYPE_NAME, name, &format!("VPC {id}")),
+        );
+    }
+}

@@ -105,7 +105,7 @@ impl Frontend {
             TYPE_NAME,
             &name,
         );
-        let resume = "Everything created so far is kept in state; the next apply resumes.";
+        let resume = platform_aws::resume::after_failure(TYPE_NAME, &name, prior.is_null());
 
         // 1. Bucket, OAC and zone: independent.
         let zone_fut = async {

@@ -311,7 +311,11 @@ impl Microservice {
         );
         let mut state = planned.clone();
         let mut diags = Diagnostics::new();
-        let resume = "Everything created so far is kept in state; the next apply resumes.";
+        let resume = platform_aws::resume::after_failure(
+            TYPE_NAME,
+            planned.get("name").as_str().unwrap_or_default(),
+            prior.is_null(),
+        );
         match &r {
             Ok(o) => {
                 state.set_attr("repository_arn", Value::from(o.arn.clone()));

@@ -363,7 +363,14 @@ impl OrgAccount {
                 return failed(
                     state.unknown_as_null(),
                     "Could not place the account",
-                    format!("{e}. The account {id} exists and is kept in state; the next apply resumes."),
+                    format!(
+                        "{e}. The account {id} exists. {}",
+                        platform_aws::resume::after_failure(
+                            TYPE_NAME,
+                            planned.get("name").as_str().unwrap_or_default(),
+                            prior.is_null()
+                        )
+                    ),
                 );
             }
         }

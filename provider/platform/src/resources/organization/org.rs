@@ -246,7 +246,14 @@ impl Organization {
                 state.unknown_as_null(),
                 Diagnostics::from_error(
                     "Could not set up the organization",
-                    format!("{e}. What exists so far is kept in state; the next apply resumes."),
+                    format!(
+                        "{e}. {}",
+                        platform_aws::resume::after_failure(
+                            TYPE_NAME,
+                            "organization",
+                            prior.is_null()
+                        )
+                    ),
                 ),
             )
         };

@@ -87,7 +87,8 @@ impl OrganizationalUnit {
                 Diagnostics::from_error(
                     "Could not set up the organizational unit",
                     format!(
-                        "{e}. Everything created so far is kept in state; the next apply resumes."
+                        "{e}. {}",
+                        platform_aws::resume::after_failure(TYPE_NAME, &want.name, prior.is_null())
                     ),
                 ),
             )

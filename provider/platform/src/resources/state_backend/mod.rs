@@ -159,14 +159,17 @@ impl StateBackend {
 
         let mut state = planned.clone();
         let mut diags = Diagnostics::new();
+        let resume = platform_aws::resume::after_failure(
+            TYPE_NAME,
+            planned.get("bucket").as_str().unwrap_or_default(),
+            prior.is_null(),
+        );
         match &b {
             Ok(()) => {}
             Err(e) => {
                 diags.error(
                     "Could not set up the state bucket",
-                    format!(
-                        "{e}. Everything created so far is kept in state; the next apply resumes."
-                    ),
+                    format!("{e}. {resume}"),
                 );
                 for (g, _) in &GUARANTEES[..3] {
                     state.set_attr(g, Value::Bool(false));
@@ -176,12 +179,7 @@ impl StateBackend {
         match &t {
             Ok(arn) => state.set_attr("lock_table_arn", Value::from(arn.clone())),
             Err(e) => {
-                diags.error(
-                    "Could not set up the lock table",
-                    format!(
-                        "{e}. Everything created so far is kept in state; the next apply resumes."
-                    ),
-                );
+                diags.error("Could not set up the lock table", format!("{e}. {resume}"));
                 state.set_attr("point_in_time_recovery_enabled", Value::Bool(false));
                 if state.get("lock_table_arn").is_unknown() {
                     state.set_attr("lock_table_arn", prior.get("lock_table_arn").clone());

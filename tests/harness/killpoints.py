@@ -1,0 +1,228 @@
+"""What the crash and resume tests share: the full environment they build, an inventory of every AWS
+object carrying its owner tag (counted through boto3, never through the provider), and a Terraform run
+that reads the provider's own debug log as it streams and SIGKILLs the provider process right after a
+chosen AWS call.
+
+The provider logs each AWS call once it has its answer (``CallLogger`` in provider/aws/src/logging.rs:
+``AWS call`` with ``service=`` and ``operation=``); with ``TF_LOG_PROVIDER=debug`` Terraform copies those
+lines to its stderr, which this module reads line by line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+TYPE = "platform_environment"
+
+#: An AWS call line as Terraform prints it from the provider's log stream.
+CALL_LINE = re.compile(r"AWS call.*?operation=\"?([A-Za-z0-9]+)")
+
+#: A log line (Terraform's own or the provider's); anything else on stderr is Terraform's diagnostics.
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT")
+
+#: Operations that bring a new AWS object into being (tagging and route edits are not objects).
+NOT_OBJECTS = {"CreateTags", "CreateRoute", "CreateLaunchTemplateVersion"}
+
+
+def is_create(op: str) -> bool:
+    return (op.startswith(("Create", "Run", "Allocate")) and op not in NOT_OBJECTS)
+
+
+def env_hcl(name: str, *, cidr: str = "10.60.0.0/16", deletion_protection: bool = False) -> str:
+    """An environment with every part: two AZs, a NAT gateway per AZ, a cluster whose secrets key the
+    resource creates, one node group and a database."""
+    dp = "true" if deletion_protection else "false"
+    return f"""
+resource "{TYPE}" "e" {{
+  name               = "{name}"
+  vpc_cidr           = "{cidr}"
+  availability_zones = ["us-east-1a", "us-east-1b"]
+  nat_gateways       = "per_az"
+
+  cluster {{
+    version = "1.31"
+  }}
+
+  node_groups {{
+    name           = "general"
+    instance_types = ["t3.large"]
+    min_size       = 1
+    max_size       = 2
+    desired_size   = 1
+  }}
+
+  database {{
+    engine              = "postgres"
+    deletion_protection = {dp}
+    skip_final_snapshot = true
+  }}
+}}
+"""
+
+
+def inventory(moto, name: str) -> Dict[str, int]:
+    """How many live objects of each kind carry the owner tag of environment ``name`` (or, for kinds
+    that AWS lists without tags, its names)."""
+    owner = f"{TYPE}/{name}"
+    f = [{"Name": "tag:platform:owner", "Values": [owner]}]
+    ec2 = moto.client("ec2")
+    out: Dict[str, int] = {}
+    out["vpc"] = len(ec2.describe_vpcs(Filters=f)["Vpcs"])
+    out["subnet"] = len(ec2.describe_subnets(Filters=f)["Subnets"])
+    out["igw"] = len(ec2.describe_internet_gateways(Filters=f)["InternetGateways"])
+    out["nat"] = len(
+        [n for n in ec2.describe_nat_gateways(Filters=f)["NatGateways"] if n["State"] not in ("deleted", "deleting")]
+    )
+    out["eip"] = len(ec2.describe_addresses(Filters=f)["Addresses"])
+    out["route_table"] = len(ec2.describe_route_tables(Filters=f)["RouteTables"])
+    out["security_group"] = len(ec2.describe_security_groups(Filters=f)["SecurityGroups"])
+    out["launch_template"] = len(ec2.describe_launch_templates(Filters=f)["LaunchTemplates"])
+    vpcs = [v["VpcId"] for v in ec2.describe_vpcs(Filters=f)["Vpcs"]]
+    out["flow_log"] = (
+        len(ec2.describe_flow_logs(Filters=[{"Name": "resource-id", "Values": vpcs}])["FlowLogs"]) if vpcs else 0
+    )
+    logs = moto.client("logs")
+    groups = [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]]
+    out["log_group"] = len([g for g in groups if f"/{name}/" in g])
+    iam = moto.client("iam")
+    out["iam_role"] = len([r for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(f"{name}-")])
+    out["oidc_provider"] = len(iam.list_open_id_connect_providers()["OpenIDConnectProviderList"])
+    kms = moto.client("kms")
+    keys = 0
+    for k in kms.list_keys()["Keys"]:
+        tags = {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=k["KeyId"])["Tags"]}
+        if tags.get("platform:owner") == owner:
+            if kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] != "PendingDeletion":
+                keys += 1
+    out["kms_key"] = keys
+    out["kms_alias"] = len(
+        [a for a in kms.list_aliases()["Aliases"] if a["AliasName"] == f"alias/{name}-eks-secrets"]
+    )
+    eks = moto.client("eks")
+    clusters = [c for c in eks.list_clusters()["clusters"] if c == name]
+    out["eks_cluster"] = len(clusters)
+    out["node_group"] = len(eks.list_nodegroups(clusterName=name)["nodegroups"]) if clusters else 0
+    rds = moto.client("rds")
+    out["db_instance"] = len(
+        [d for d in rds.describe_db_instances()["DBInstances"] if d["DBInstanceIdentifier"] == f"{name}-db"]
+    )
+    out["db_subnet_group"] = len(
+        [g for g in rds.describe_db_subnet_groups()["DBSubnetGroups"] if g["DBSubnetGroupName"] == f"{name}-db"]
+    )
+    return out
+
+
+def left_over(moto, name: str) -> Dict[str, int]:
+    return {k: v for k, v in inventory(moto, name).items() if v}
+
+
+@dataclass
+class KilledRun:
+    """One ``terraform apply`` whose provider was SIGKILLed after the chosen AWS call (or not, when
+    the apply ended first)."""
+
+    returncode: int
+    killed_after: Optional[str]
+    calls: List[str] = field(default_factory=list)
+    output: str = ""
+
+
+def provider_pids(session: int) -> List[int]:
+    """The terraform-provider-platform processes in session ``session`` (the apply's own session: it is
+    started with ``start_new_session``, and Terraform 1.15 runs behind a launcher), from /proc."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+            sid = int(stat[stat.rindex(")") + 2 :].split()[3])
+        except (OSError, ValueError, IndexError):
+            continue
+        if sid == session and comm.startswith("terraform-provi"):
+            pids.append(int(entry.name))
+    return pids
+
+
+def apply_killing_provider(
+    tf, kill_when: Callable[[List[str]], bool], timeout: float = 300, proxy=None
+) -> KilledRun:
+    """``terraform apply`` with the provider's debug log streamed; after each AWS call line,
+    ``kill_when(calls so far)`` decides whether to SIGKILL the provider there and then.
+
+    With ``proxy`` (a harness.faults.FaultProxy the provider's endpoint points at) the decision is made
+    in the proxy instead, after moto has answered a call and before the answer is relayed: the object
+    exists and the provider never learns its id, with no log latency in between."""
+    env = tf.environment()
+    env["TF_LOG_PROVIDER"] = "debug"
+    env.pop("TF_LOG", None)
+    env.pop("TF_LOG_PATH", None)
+    proc = subprocess.Popen(
+        [str(tf.binary), "apply", "-auto-approve", "-input=false", "-no-color"],
+        cwd=tf.workdir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    out_chunks: List[str] = []
+    reader = threading.Thread(target=lambda: out_chunks.append(proc.stdout.read()), daemon=True)
+    reader.start()
+    calls: List[str] = []
+    killed_after: Optional[str] = None
+    err_tail: List[str] = []
+    proxy_state = {"calls": [], "killed": None, "active": True}
+    lock = threading.Lock()
+    if proxy is not None:
+        def at_call(call) -> None:
+            if call.attempt != 1 or call.status is None or call.status >= 300:
+                return
+            with lock:
+                if proxy_state["killed"] is not None or not proxy_state["active"]:
+                    return
+                proxy_state["calls"].append(call.operation)
+                if kill_when(list(proxy_state["calls"])):
+                    pids = provider_pids(proc.pid)
+                    for pid in pids:
+                        os.kill(pid, signal.SIGKILL)
+                    if pids:
+                        proxy_state["killed"] = call.operation
+
+        # Not proxy.clear(): requests of an earlier, killed provider may still be in the proxy's threads.
+        proxy.on_call(at_call, when="after")
+    deadline = time.time() + timeout
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if time.time() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise AssertionError("apply did not finish in time")
+        m = CALL_LINE.search(line)
+        if not m:
+            if not LOG_LINE.match(line):
+                err_tail.append(line.rstrip())
+            continue
+        calls.append(m.group(1))
+        if proxy is None and killed_after is None and kill_when(calls):
+            pids = provider_pids(proc.pid)
+            for pid in pids:
+                os.kill(pid, signal.SIGKILL)
+            if pids:
+                killed_after = m.group(1)
+    proc.wait(timeout=120)
+    reader.join(timeout=10)
+    if proxy is not None:
+        with lock:
+            proxy_state["active"] = False
+        killed_after = proxy_state["killed"]
+    return KilledRun(proc.returncode, killed_after, calls, "".join(out_chunks) + "\n".join(err_tail[-20:]))

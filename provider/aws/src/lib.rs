@@ -12,6 +12,7 @@ pub mod logging;
 pub mod policy;
 pub mod s3;
 pub mod step;
+pub mod stop;
 pub mod tags;
 pub mod validate;
 pub mod wait;

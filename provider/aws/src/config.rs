@@ -5,6 +5,7 @@
 
 use super::errors::chain;
 use super::logging::CallLogger;
+use super::stop::StopGate;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -455,7 +456,9 @@ macro_rules! sdk_clients {
             $(
                 pub fn $name(&self) -> &$sdk::Client {
                     self.clients.$name.get_or_init(|| {
-                        let mut b = $sdk::config::Builder::from(&self.sdk).interceptor(CallLogger);
+                        let mut b = $sdk::config::Builder::from(&self.sdk)
+                            .interceptor(CallLogger)
+                            .interceptor(StopGate(self.cancel.clone()));
                         if let Some(u) = self.endpoint($service) {
                             b = b.endpoint_url(u);
                             $(let $b = b; b = $extra;)?

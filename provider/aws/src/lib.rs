@@ -14,6 +14,7 @@ pub mod regions;
 pub mod resume;
 pub mod s3;
 pub mod step;
+pub mod stop;
 pub mod tags;
 pub mod validate;
 pub mod wait;

@@ -23,12 +23,14 @@ mod incoming;
 mod listener;
 pub mod logging;
 mod mtls;
+mod orphan;
 mod server;
 mod services;
 
 use std::process::ExitCode;
 
 pub use error::PluginError;
+pub use orphan::Lifecycle;
 
 use cli::Mode;
 
@@ -46,9 +48,10 @@ pub const PROVIDER_ADDRESS: &str = "registry.terraform.io/platformkit/platform";
 const BINARY_NAME: &str = env!("CARGO_PKG_NAME");
 
 /// Entry point used by `main.rs`. `make_routes` builds the tfplugin6 Provider service routes; it is
-/// called once, inside the Tokio runtime, after the handshake checks passed. Returns the process
-/// exit code.
-pub fn main(make_routes: impl FnOnce() -> tonic::service::Routes) -> ExitCode {
+/// called once, inside the Tokio runtime, after the handshake checks passed, with the
+/// [`Lifecycle`] the service should honour (stop work when Terraform is gone; run applies on its
+/// tracker). Returns the process exit code.
+pub fn main(make_routes: impl FnOnce(Lifecycle) -> tonic::service::Routes) -> ExitCode {
     let mode = match cli::parse(std::env::args_os().skip(1)) {
         Ok(mode) => mode,
         Err(err) => {

@@ -14,6 +14,7 @@ use super::handshake::{self, MAGIC_COOKIE_KEY, PROTOCOL_VERSIONS_ENV};
 use super::incoming;
 use super::listener::{self, PortRange};
 use super::mtls::{AutoMtls, CLIENT_CERT_ENV};
+use super::orphan::{self, Lifecycle};
 use super::services;
 
 /// After shutdown starts, how long open connections get to finish before the process exits
@@ -61,8 +62,12 @@ impl Settings {
     }
 }
 
-/// Runs the plugin host until Terraform shuts it down (or SIGTERM; or Ctrl-C in debug mode).
-pub(crate) fn run(debug: bool, make_routes: impl FnOnce() -> Routes) -> Result<(), PluginError> {
+/// Runs the plugin host until Terraform shuts it down (or SIGTERM; or Ctrl-C in debug mode; or
+/// Terraform is gone, see `orphan.rs`).
+pub(crate) fn run(
+    debug: bool,
+    make_routes: impl FnOnce(Lifecycle) -> Routes,
+) -> Result<(), PluginError> {
     let settings = Settings::from_env(debug)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -76,11 +81,24 @@ pub(crate) fn run(debug: bool, make_routes: impl FnOnce() -> Routes) -> Result<(
 
 async fn serve(
     settings: Settings,
-    make_routes: impl FnOnce() -> Routes,
+    make_routes: impl FnOnce(Lifecycle) -> Routes,
 ) -> Result<(), PluginError> {
     let shutdown = CancellationToken::new();
     // Before the handshake line: from then on a Ctrl-C in Terraform's terminal reaches us too.
     install_signal_handlers(settings.debug, shutdown.clone())?;
+
+    // Terraform gone (killed, or our stdio closed): stop the work, let it end, then shut down.
+    let life = Lifecycle::default();
+    if !settings.debug {
+        tokio::spawn(orphan::watch(life.terraform_gone.clone()));
+        let (life, shutdown) = (life.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                () = orphan::wind_down(&life, orphan::GONE_GRACE) => shutdown.cancel(),
+            }
+        });
+    }
 
     let mtls = match &settings.client_cert_pem {
         Some(pem) => Some(AutoMtls::for_client_cert(pem)?),
@@ -90,7 +108,7 @@ async fn serve(
     let tcp_listener = tokio::net::TcpListener::from_std(std_listener)
         .map_err(PluginError::io("registering the listener with Tokio"))?;
 
-    let routes = services::with_plugin_services(make_routes(), shutdown.clone()).await;
+    let routes = services::with_plugin_services(make_routes(life), shutdown.clone()).await;
     let connections = incoming::incoming(
         tcp_listener,
         mtls.as_ref().map(|m| m.acceptor.clone()),

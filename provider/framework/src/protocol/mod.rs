@@ -9,8 +9,8 @@ pub mod pb {
 }
 
 use crate::{
-    plan, DataSource, Diagnostics, EphemeralResource, Function, ListResource, PlanRequest,
-    Provider, Resource, Schema, Type, Value,
+    plan, ApplyOutcome, DataSource, Diagnostics, EphemeralResource, Function, ListResource,
+    PlanRequest, Provider, Resource, Schema, Type, Value,
 };
 use convert::{codec_diag, decode, diagnostics, encode};
 use pb::provider_server::{Provider as ProviderRpc, ProviderServer};
@@ -25,7 +25,22 @@ const MAX_MESSAGE: usize = 256 * 1024 * 1024;
 
 /// Builds the routes serving `provider` as the tfplugin6 Provider service.
 pub fn routes<P: Provider>(provider: P) -> tonic::service::Routes {
-    let svc = ProviderServer::new(ProviderService::new(provider))
+    routes_with(provider, CancellationToken::new(), WorkLock::default())
+}
+
+/// Held (read) by every apply while it runs; whoever takes the write side waits for all of them.
+pub type WorkLock = Arc<tokio::sync::RwLock<()>>;
+
+/// [`routes`] tied to the host's life: `gone` (cancelled when Terraform is gone) stops work like
+/// StopProvider does, and every apply runs as its own task holding a read guard of `work`, so
+/// the host can let it end before the process exits. An apply on the tracker also survives Terraform's connection
+/// dropping mid-call: the work is not abandoned between two AWS calls.
+pub fn routes_with<P: Provider>(
+    provider: P,
+    gone: CancellationToken,
+    work: WorkLock,
+) -> tonic::service::Routes {
+    let svc = ProviderServer::new(ProviderService::with_lifecycle(provider, gone, work))
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);
     tonic::service::Routes::new(svc)
@@ -45,6 +60,8 @@ pub struct ProviderService<P: Provider> {
     schema_response: pb::get_provider_schema::Response,
     client: RwLock<Option<Arc<P::Client>>>,
     stop: Mutex<CancellationToken>,
+    /// Held by applies while they run (see [`routes_with`]).
+    work: WorkLock,
 }
 
 type ResourceEntry<C> = (Arc<dyn Resource<C>>, Schema);
@@ -64,6 +81,15 @@ type Rpc<T> = Result<Response<T>, Status>;
 
 impl<P: Provider> ProviderService<P> {
     pub fn new(provider: P) -> ProviderService<P> {
+        Self::with_lifecycle(provider, CancellationToken::new(), WorkLock::default())
+    }
+
+    /// A service whose stop token is also cancelled by `gone`, running applies on `work`.
+    pub fn with_lifecycle(
+        provider: P,
+        gone: CancellationToken,
+        work: WorkLock,
+    ) -> ProviderService<P> {
         let provider_schema = provider.schema();
         let resources: HashMap<_, _> = provider
             .resources()
@@ -127,7 +153,8 @@ impl<P: Provider> ProviderService<P> {
             lists,
             schema_response,
             client: RwLock::new(None),
-            stop: Mutex::new(CancellationToken::new()),
+            stop: Mutex::new(gone.child_token()),
+            work,
         }
     }
 
@@ -565,12 +592,37 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         })();
         let (prior, planned) = ok_or_answer!(out, decoded.map_err(|e| codec_diag("apply", &e)));
         let client = ok_or_answer!(out, self.client());
-        let outcome = if prior.is_null() {
-            res.create(&client, &planned).await
-        } else if planned.is_null() {
-            res.delete(&client, &prior).await
-        } else {
-            res.update(&client, &prior, &planned).await
+        // A task of its own, not this RPC's future: if Terraform's connection drops, the work is
+        // not dropped between two AWS calls, and the host (holding off on the lock) lets it end
+        // before exiting.
+        let guard = Arc::clone(&self.work).read_owned().await;
+        let work = {
+            let res = Arc::clone(res);
+            let prior = prior.clone();
+            tokio::spawn(async move {
+                let _running = guard;
+                if prior.is_null() {
+                    res.create(&client, &planned).await
+                } else if planned.is_null() {
+                    res.delete(&client, &prior).await
+                } else {
+                    res.update(&client, &prior, &planned).await
+                }
+            })
+        };
+        let outcome = match work.await {
+            Ok(outcome) => outcome,
+            Err(e) => ApplyOutcome {
+                state: prior,
+                diags: Diagnostics::from_error(
+                    "Provider error",
+                    format!(
+                        "The apply of {} ended abnormally ({e}). This is a bug in the provider; \
+                         the state is left as it was before this apply.",
+                        r.type_name
+                    ),
+                ),
+            },
         };
         let mut diags = outcome.diags;
         out.new_identity = Self::identity_of(res, &outcome.state);

@@ -86,7 +86,7 @@ impl Resource<AwsContext> for Environment {
             }
             zones::check(aws, req, planned, diags).await;
         }
-                plan::modify_plan(aws, req, planned, diags);
+        plan::modify_plan(aws, req, planned, diags);
         if req.is_create() && !diags.has_errors() {
             if let Some(name) = planned.get("name").as_str() {
                 plan::warn_if_objects_exist(aws, name, diags).await;

@@ -154,7 +154,9 @@ CASES = [
     case("az-missing", environment(azs=("us-east-1a", "us-east-1g")), "Unknown availability zone", "availability_zones",
          phase="plan", calls=["DescribeAvailabilityZones"]),
     case("environment-duplicate-name", environment(label="a", cidr="10.1.0.0/16") + environment(label="b", cidr="10.2.0.0/16"),
-         "Duplicate environment name", "name", phase="plan", calls=["DescribeAvailabilityZones"]),
+         "Duplicate environment name", "name", phase="plan",
+         # the other environment is valid: its plan checks its zones and looks for a VPC left by a failed create
+         calls=["DescribeAvailabilityZones", "DescribeVpcs"]),
     case("flow-log-unknown-field", environment('  flow_logs {\n    log_format = "$${srcaddr} $${dstadr}"\n  }'),
          "unknown field ${dstadr}", "log_format"),
     case("flow-log-misspelt-field", environment('  flow_logs {\n    log_format = "$${srcaddr} $${log_status}"\n  }'),

@@ -437,18 +437,12 @@ impl Objects {
                 .map(|(k, v)| (k.clone(), ByteString(v.as_bytes().to_vec())))
                 .collect(),
         );
-        let body = serde_json::to_value(&s).map_err(|e| self.api_error("encoding Secret", e))?;
-        let mut body = body;
+        let mut body =
+            serde_json::to_value(&s).map_err(|e| self.api_error("encoding Secret", e))?;
         body["apiVersion"] = Json::from("v1");
         body["kind"] = Json::from("Secret");
-        api.patch(
-            name,
-            &PatchParams::apply(MANAGER).force(),
-            &Patch::Apply(&body),
-        )
-        .await
-        .map_err(|e| self.api_error(format!("writing Secret {namespace}/{name}"), e))?;
-        Ok(())
+        self.apply_namespaced(&api, namespace, name, "Secret", &body)
+            .await
     }
 
     /// The keys of a Secret, `None` when it does not exist (values are never read back).
@@ -468,11 +462,8 @@ impl Objects {
     /// Deletes a Secret; a missing one is fine.
     pub async fn delete_secret(&self, namespace: &str, name: &str) -> Result<(), KubeError> {
         let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
-        match api.delete(name, &DeleteParams::default()).await {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-            Err(e) => Err(self.api_error(format!("deleting Secret {namespace}/{name}"), e)),
-        }
+        self.delete_namespaced(&api, namespace, name, "Secret")
+            .await
     }
 
     /// Creates or replaces a ConfigMap holding `data`.
@@ -490,14 +481,8 @@ impl Objects {
             "metadata": { "name": name, "namespace": namespace, "labels": labels },
             "data": data,
         });
-        api.patch(
-            name,
-            &PatchParams::apply(MANAGER).force(),
-            &Patch::Apply(&body),
-        )
-        .await
-        .map_err(|e| self.api_error(format!("writing ConfigMap {namespace}/{name}"), e))?;
-        Ok(())
+        self.apply_namespaced(&api, namespace, name, "ConfigMap", &body)
+            .await
     }
 
     /// One key of a ConfigMap, `None` when the ConfigMap or the key does not exist.
@@ -518,10 +503,47 @@ impl Objects {
     /// Deletes a ConfigMap; a missing one is fine.
     pub async fn delete_config_map(&self, namespace: &str, name: &str) -> Result<(), KubeError> {
         let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), namespace);
+        self.delete_namespaced(&api, namespace, name, "ConfigMap")
+            .await
+    }
+
+    /// Server-side applies `body` (a whole object) as this provider's field manager.
+    async fn apply_namespaced<K>(
+        &self,
+        api: &Api<K>,
+        namespace: &str,
+        name: &str,
+        kind: &str,
+        body: &Json,
+    ) -> Result<(), KubeError>
+    where
+        K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        api.patch(
+            name,
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(body),
+        )
+        .await
+        .map_err(|e| self.api_error(format!("writing {kind} {namespace}/{name}"), e))?;
+        Ok(())
+    }
+
+    /// Deletes one object; a missing one is fine.
+    async fn delete_namespaced<K>(
+        &self,
+        api: &Api<K>,
+        namespace: &str,
+        name: &str,
+        kind: &str,
+    ) -> Result<(), KubeError>
+    where
+        K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
         match api.delete(name, &DeleteParams::default()).await {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-            Err(e) => Err(self.api_error(format!("deleting ConfigMap {namespace}/{name}"), e)),
+            Err(e) => Err(self.api_error(format!("deleting {kind} {namespace}/{name}"), e)),
         }
     }
 

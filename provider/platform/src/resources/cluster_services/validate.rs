@@ -106,6 +106,50 @@ fn block<'a>(c: &'a Value, name: &str) -> Option<&'a Value> {
     c.get(name).elements().first()
 }
 
+/// The `jwt` and `rate_limit` blocks of `api_gateway`, and of a microservice's `gateway` override (`at`
+/// is the path of the block holding them).
+pub(crate) fn check_jwt_and_rate_limit(
+    d: &mut Diagnostics,
+    g: &Value,
+    at: impl Fn() -> AttributePath,
+) {
+    if let Some(j) = g.get("jwt").elements().first() {
+        let jp = || at().attr("jwt").index(0);
+        if let Some(u) = j.get("jwks_uri").as_str() {
+            if let Err(e) = https_url(u) {
+                d.error_at(jp().attr("jwks_uri"), "JWKS URI must be https", e);
+            }
+        }
+        if j.get("issuer").as_str() == Some("") {
+            d.error_at(
+                jp().attr("issuer"),
+                "Empty issuer",
+                "Set the `iss` value the tokens carry.",
+            );
+        }
+        for (i, a) in j.get("audiences").elements().iter().enumerate() {
+            if a.as_str() == Some("") {
+                d.error_at(
+                    jp().attr("audiences").index(i as i64),
+                    "Empty audience",
+                    "Audiences must be non-empty strings.",
+                );
+            }
+        }
+    }
+    if let Some(r) = g.get("rate_limit").elements().first() {
+        if let Some(n) = r.get("requests_per_minute").as_i64() {
+            if n <= 0 {
+                d.error_at(
+                    at().attr("rate_limit").index(0).attr("requests_per_minute"),
+                    "Invalid rate limit",
+                    format!("requests_per_minute must be greater than 0, got {n}."),
+                );
+            }
+        }
+    }
+}
+
 pub fn validate(c: &Value) -> Diagnostics {
     let mut d = Diagnostics::new();
     let at = AttributePath::root;
@@ -195,41 +239,7 @@ pub fn validate(c: &Value) -> Diagnostics {
                 d.error_at(p().attr("version"), "Invalid chart version", e);
             }
         }
-        if let Some(j) = g.get("jwt").elements().first() {
-            let jp = || p().attr("jwt").index(0);
-            if let Some(u) = j.get("jwks_uri").as_str() {
-                if let Err(e) = https_url(u) {
-                    d.error_at(jp().attr("jwks_uri"), "JWKS URI must be https", e);
-                }
-            }
-            if j.get("issuer").as_str() == Some("") {
-                d.error_at(
-                    jp().attr("issuer"),
-                    "Empty issuer",
-                    "Set the `iss` value the tokens carry.",
-                );
-            }
-            for (i, a) in j.get("audiences").elements().iter().enumerate() {
-                if a.as_str() == Some("") {
-                    d.error_at(
-                        jp().attr("audiences").index(i as i64),
-                        "Empty audience",
-                        "Audiences must be non-empty strings.",
-                    );
-                }
-            }
-        }
-        if let Some(r) = g.get("rate_limit").elements().first() {
-            if let Some(n) = r.get("requests_per_minute").as_i64() {
-                if n <= 0 {
-                    d.error_at(
-                        p().attr("rate_limit").index(0).attr("requests_per_minute"),
-                        "Invalid rate limit",
-                        format!("requests_per_minute must be greater than 0, got {n}."),
-                    );
-                }
-            }
-        }
+        check_jwt_and_rate_limit(&mut d, g, p);
     }
     if let Some(t) = block(c, "timeouts") {
         for op in ["create", "update", "delete"] {

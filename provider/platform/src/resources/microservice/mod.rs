@@ -368,7 +368,7 @@ impl Microservice {
     /// The `gateway` block: a route needs `path_prefix`; overrides are checked like
     /// `platform_cluster_services`' `api_gateway` (rate > 0, JWKS over https).
     fn validate_gateway(c: &Value, d: &mut Diagnostics) {
-        use crate::resources::cluster_services::validate::https_url;
+        use crate::resources::cluster_services::validate::check_jwt_and_rate_limit;
         let Some(g) = c.get("gateway").elements().first() else {
             return;
         };
@@ -391,32 +391,7 @@ impl Microservice {
                 );
             }
         }
-        if let Some(r) = g.get("rate_limit").elements().first() {
-            if let Some(n) = r.get("requests_per_minute").as_i64() {
-                if n <= 0 {
-                    d.error_at(
-                        p().attr("rate_limit").index(0).attr("requests_per_minute"),
-                        "Invalid rate limit",
-                        format!("requests_per_minute must be greater than 0, got {n}."),
-                    );
-                }
-            }
-        }
-        if let Some(j) = g.get("jwt").elements().first() {
-            let jp = || p().attr("jwt").index(0);
-            if let Some(u) = j.get("jwks_uri").as_str() {
-                if let Err(e) = https_url(u) {
-                    d.error_at(jp().attr("jwks_uri"), "JWKS URI must be https", e);
-                }
-            }
-            if j.get("issuer").as_str() == Some("") {
-                d.error_at(
-                    jp().attr("issuer"),
-                    "Empty issuer",
-                    "Set the `iss` value the tokens carry.",
-                );
-            }
-        }
+        check_jwt_and_rate_limit(d, g, p);
     }
 }
 

@@ -671,19 +671,7 @@ async fn ensure_kms_key(
         if !o.kms_alias {
             let key_id = k.rsplit('/').next().unwrap_or(k);
             tracing::info!(target: TARGET, key = %k, "adopting the KMS key found by its owner tag; making its alias");
-            c.kms
-                .enable_key_rotation()
-                .key_id(key_id)
-                .send()
-                .await
-                .step("EnableKeyRotation")?;
-            c.kms
-                .create_alias()
-                .alias_name(kms_alias(&d.name))
-                .target_key_id(key_id)
-                .send()
-                .await
-                .step("CreateAlias")?;
+            rotate_and_alias(c, key_id, &d.name).await?;
         }
         return Ok(k.clone());
     }
@@ -703,21 +691,28 @@ async fn ensure_kms_key(
         .key_metadata()
         .ok_or_else(|| StepError::new("CreateKey", "no key metadata"))?;
     let arn = meta.arn().unwrap_or_default().to_string();
+    rotate_and_alias(c, meta.key_id(), &d.name).await?;
+    tracing::info!(target: TARGET, key = %arn, "created KMS key for EKS secrets");
+    Ok(arn)
+}
+
+/// What a new (or adopted, alias-less) secrets key gets after CreateKey: rotation, then the alias that
+/// names it for the environment.
+async fn rotate_and_alias(c: &Ctx<'_>, key_id: &str, environment: &str) -> Result<(), StepError> {
     c.kms
         .enable_key_rotation()
-        .key_id(meta.key_id())
+        .key_id(key_id)
         .send()
         .await
         .step("EnableKeyRotation")?;
     c.kms
         .create_alias()
-        .alias_name(kms_alias(&d.name))
-        .target_key_id(meta.key_id())
+        .alias_name(kms_alias(environment))
+        .target_key_id(key_id)
         .send()
         .await
         .step("CreateAlias")?;
-    tracing::info!(target: TARGET, key = %arn, "created KMS key for EKS secrets");
-    Ok(arn)
+    Ok(())
 }
 
 fn ec2_tags(

@@ -115,60 +115,91 @@ pub async fn observe(iam: &Client, name: &str) -> Result<Option<ObservedRole>, S
     }))
 }
 
-async fn create_or_adopt(iam: &Client, d: &DesiredRole) -> Result<(), StepError> {
-    match iam
-        .get_role()
-        .role_name(&d.name)
-        .send()
-        .await
-        .step("GetRole")
-        .absent(NO_SUCH_ENTITY)?
-    {
-        Some(r) => {
-            let owned = r.role().is_some_and(|r| {
-                r.tags()
-                    .iter()
-                    .any(|t| t.key() == crate::tags::OWNER_KEY && t.value() == d.owner)
-            });
-            if owned {
-                tracing::info!(target: "platform::irsa", role = %d.name, "adopting existing role owned by this resource");
-                Ok(())
-            } else {
-                Err(StepError::new(
-                    "CreateRole",
-                    format!(
-                        "IAM role {:?} already exists and is not managed by this resource",
-                        d.name
-                    ),
-                ))
-            }
-        }
-        None => {
-            let r = iam
-                .create_role()
-                .role_name(&d.name)
-                .assume_role_policy_document(d.trust_policy.to_string())
-                .description(&d.description)
-                .set_tags(Some(iam::tags(&d.tags)?))
-                .send()
-                .await;
-            match r.step("CreateRole") {
-                Ok(_) => Ok(()),
-                Err(e) if e.code() == Some("EntityAlreadyExists") => Ok(()),
-                Err(e) => Err(e),
-            }
-        }
+/// The exact refusal of a role of the same name that this resource does not own.
+fn not_ours(d: &DesiredRole) -> StepError {
+    StepError::new(
+        "CreateRole",
+        format!(
+            "IAM role {:?} already exists and is not managed by this resource",
+            d.name
+        ),
+    )
+}
+
+/// An existing role is adopted only when it carries this resource's owner tag.
+fn adopt(o: ObservedRole, d: &DesiredRole) -> Result<ObservedRole, StepError> {
+    if o.tags.get(crate::tags::OWNER_KEY) == Some(&d.owner) {
+        tracing::info!(target: "platform::irsa", role = %d.name, "adopting existing role owned by this resource");
+        Ok(o)
+    } else {
+        Err(not_ours(d))
     }
 }
 
-/// Makes the role match `d`; returns its ARN.
+/// CreateRole with its trust policy, description and tags. Returns the new role as the answer
+/// describes it (no read-back: the answer carries the ARN; a new role has no policies yet), or
+/// `None` when a role of that name already exists.
+async fn create(iam: &Client, d: &DesiredRole) -> Result<Option<ObservedRole>, StepError> {
+    let r = iam
+        .create_role()
+        .role_name(&d.name)
+        .assume_role_policy_document(d.trust_policy.to_string())
+        .description(&d.description)
+        .set_tags(Some(iam::tags(&d.tags)?))
+        .send()
+        .await;
+    let r = match r.step("CreateRole") {
+        Ok(r) => r,
+        Err(e) if e.code() == Some("EntityAlreadyExists") => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    match r.role().map(|r| r.arn()).filter(|a| !a.is_empty()) {
+        Some(arn) => Ok(Some(ObservedRole {
+            arn: arn.to_string(),
+            trust_policy: d.trust_policy.to_string(),
+            policy_arns: BTreeSet::new(),
+            inline_policy: None,
+            tags: d.tags.clone(),
+        })),
+        // An answer without the ARN: read the role instead of guessing.
+        None => observe(iam, &d.name).await,
+    }
+}
+
+/// Makes the role match `d`; returns its ARN. Reads the role first (GetRole,
+/// ListAttachedRolePolicies, GetRolePolicy) and creates it when it is missing.
 pub async fn converge(iam: &Client, d: &DesiredRole) -> Result<String, StepError> {
-    create_or_adopt(iam, d).await?;
-    let Some(o) = observe(iam, &d.name).await? else {
-        return Err(StepError::new(
-            "GetRole",
-            format!("role {:?} vanished right after it was created", d.name),
-        ));
+    converge_from(iam, d, false).await
+}
+
+/// [`converge`] for a resource with nothing in state yet: CreateRole first and trust its
+/// answer, so a new role costs CreateRole plus one call per policy. Only when the name is
+/// taken is the role read, and adopted if it carries the owner tag (a create whose state was
+/// lost) or refused if it does not.
+pub async fn create_or_converge(iam: &Client, d: &DesiredRole) -> Result<String, StepError> {
+    converge_from(iam, d, true).await
+}
+
+async fn converge_from(iam: &Client, d: &DesiredRole, fresh: bool) -> Result<String, StepError> {
+    let existing = if fresh {
+        None
+    } else {
+        observe(iam, &d.name).await?
+    };
+    let o = match existing {
+        Some(o) => adopt(o, d)?,
+        None => match create(iam, d).await? {
+            Some(o) => o,
+            None => match observe(iam, &d.name).await? {
+                Some(o) => adopt(o, d)?,
+                None => {
+                    return Err(StepError::new(
+                        "GetRole",
+                        format!("role {:?} was reported to exist but cannot be read", d.name),
+                    ))
+                }
+            },
+        },
     };
     if !policy::same_document(&o.trust_policy, &d.trust_policy) {
         iam.update_assume_role_policy()

@@ -89,23 +89,36 @@ pub async fn observe(ecr: &Client, name: &str) -> Result<Option<ObservedReposito
     }))
 }
 
-/// Creates the repository with its immutable settings (encryption can only be chosen at
-/// creation), or adopts one that carries this resource's owner tag.
-async fn create_or_adopt(ecr: &Client, d: &DesiredRepository) -> Result<(), StepError> {
-    if let Some(o) = observe(ecr, &d.name).await? {
-        if o.tags.get(platform_aws::tags::OWNER_KEY) == Some(&d.owner) {
-            tracing::info!(target: "platform::microservice", repository = %d.name, "adopting existing repository owned by this resource");
-            return Ok(());
-        }
-        return Err(StepError::new(
-            "CreateRepository",
-            format!(
-                "repository {:?} already exists and is not managed by this resource; import it with \
-                 `terraform import <address> {}` or choose another name",
-                d.name, d.name
-            ),
-        ));
+/// The exact refusal of a repository of the same name that this resource does not own.
+fn not_ours(d: &DesiredRepository) -> StepError {
+    StepError::new(
+        "CreateRepository",
+        format!(
+            "repository {:?} already exists and is not managed by this resource; import it with \
+             `terraform import <address> {}` or choose another name",
+            d.name, d.name
+        ),
+    )
+}
+
+/// An existing repository is adopted only when it carries this resource's owner tag.
+fn adopt(o: ObservedRepository, d: &DesiredRepository) -> Result<ObservedRepository, StepError> {
+    if o.tags.get(platform_aws::tags::OWNER_KEY) == Some(&d.owner) {
+        tracing::info!(target: "platform::microservice", repository = %d.name, "adopting existing repository owned by this resource");
+        Ok(o)
+    } else {
+        Err(not_ours(d))
     }
+}
+
+/// CreateRepository with every setting the call takes (tags, immutable tags, scan on push,
+/// encryption, which can only be chosen here). Returns what the answer says the repository
+/// is (no read-back: the answer carries the ARN, URI and registry id), or `None` when a
+/// repository of that name already exists.
+async fn create(
+    ecr: &Client,
+    d: &DesiredRepository,
+) -> Result<Option<ObservedRepository>, StepError> {
     let enc = match &d.kms_key_arn {
         Some(k) => EncryptionConfiguration::builder()
             .encryption_type(EncryptionType::Kms)
@@ -127,27 +140,79 @@ async fn create_or_adopt(ecr: &Client, d: &DesiredRepository) -> Result<(), Step
         .set_tags(Some(ecr_tags(&d.tags)?))
         .send()
         .await;
-    match r.step("CreateRepository") {
-        Ok(_) => Ok(()),
-        Err(e) if e.code() == Some("RepositoryAlreadyExistsException") => Ok(()),
-        Err(e) => Err(e),
+    let r = match r.step("CreateRepository") {
+        Ok(r) => r,
+        Err(e) if e.code() == Some("RepositoryAlreadyExistsException") => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let repo = r.repository();
+    let arn = repo
+        .and_then(|r| r.repository_arn())
+        .unwrap_or_default()
+        .to_string();
+    let url = repo
+        .and_then(|r| r.repository_uri())
+        .unwrap_or_default()
+        .to_string();
+    let registry_id = repo
+        .and_then(|r| r.registry_id())
+        .unwrap_or_default()
+        .to_string();
+    if arn.is_empty() || url.is_empty() || registry_id.is_empty() {
+        // An answer without the identifiers state needs: read them instead of guessing.
+        return observe(ecr, &d.name).await;
     }
+    Ok(Some(ObservedRepository {
+        arn,
+        url,
+        registry_id,
+        immutable: repo.and_then(|r| r.image_tag_mutability())
+            != Some(&ImageTagMutability::Mutable),
+        scan_on_push: repo
+            .and_then(|r| r.image_scanning_configuration())
+            .map_or(true, |s| s.scan_on_push()),
+        kms_key_arn: d.kms_key_arn.clone(),
+        lifecycle_policy: None,
+        repository_policy: None,
+        tags: d.tags.clone(),
+    }))
 }
 
-/// Makes the repository match `d` and returns what it then looks like.
+/// Makes the repository match `d` and returns what it looked like before the settings were
+/// converged (the identifiers are what the caller needs).
+///
+/// `fresh` (a create: nothing in state) goes straight to CreateRepository and trusts its
+/// answer: a new repository costs CreateRepository, PutLifecyclePolicy and
+/// SetRepositoryPolicy. Only when the name is taken is the repository read, and adopted if it
+/// carries the owner tag (a create whose state was lost) or refused if it does not. An update
+/// reads first and creates only what is missing.
 pub async fn converge(
     ecr: &Client,
     d: &DesiredRepository,
+    fresh: bool,
 ) -> Result<ObservedRepository, StepError> {
-    create_or_adopt(ecr, d).await?;
-    let Some(o) = observe(ecr, &d.name).await? else {
-        return Err(StepError::new(
-            "DescribeRepositories",
-            format!(
-                "repository {:?} vanished right after it was created",
-                d.name
-            ),
-        ));
+    let existing = if fresh {
+        None
+    } else {
+        observe(ecr, &d.name).await?
+    };
+    let o = match existing {
+        Some(o) => adopt(o, d)?,
+        None => match create(ecr, d).await? {
+            Some(o) => o,
+            None => match observe(ecr, &d.name).await? {
+                Some(o) => adopt(o, d)?,
+                None => {
+                    return Err(StepError::new(
+                        "DescribeRepositories",
+                        format!(
+                            "repository {:?} was reported to exist but cannot be read",
+                            d.name
+                        ),
+                    ))
+                }
+            },
+        },
     };
     let diff = TagDiff::between(&o.tags, &d.tags);
     if !diff.is_empty() {
@@ -186,30 +251,40 @@ pub async fn converge(
             .await
             .step("PutImageScanningConfiguration")?;
     }
-    if !o
-        .lifecycle_policy
-        .as_deref()
-        .is_some_and(|t| policy::same_document(t, &d.lifecycle_policy))
-    {
+    // The two policies are independent documents: set them concurrently.
+    let lifecycle = async {
+        if o.lifecycle_policy
+            .as_deref()
+            .is_some_and(|t| policy::same_document(t, &d.lifecycle_policy))
+        {
+            return Ok(());
+        }
         ecr.put_lifecycle_policy()
             .repository_name(&d.name)
             .lifecycle_policy_text(d.lifecycle_policy.to_string())
             .send()
             .await
-            .step("PutLifecyclePolicy")?;
-    }
-    if !o
-        .repository_policy
-        .as_deref()
-        .is_some_and(|t| policy::same_document(t, &d.repository_policy))
-    {
+            .step("PutLifecyclePolicy")
+            .map(|_| ())
+    };
+    let access = async {
+        if o.repository_policy
+            .as_deref()
+            .is_some_and(|t| policy::same_document(t, &d.repository_policy))
+        {
+            return Ok(());
+        }
         ecr.set_repository_policy()
             .repository_name(&d.name)
             .policy_text(d.repository_policy.to_string())
             .send()
             .await
-            .step("SetRepositoryPolicy")?;
-    }
+            .step("SetRepositoryPolicy")
+            .map(|_| ())
+    };
+    let (lifecycle, access) = tokio::join!(lifecycle, access);
+    lifecycle?;
+    access?;
     Ok(o)
 }
 

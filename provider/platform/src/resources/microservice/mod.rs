@@ -305,10 +305,17 @@ impl Microservice {
             Ok(x) => x,
             Err(d) => return ApplyOutcome::failed(prior.clone(), d),
         };
-        let (r, i) = tokio::join!(
-            ecr::converge(aws.ecr(), &repo),
-            irsa::converge(aws.iam(), &role)
-        );
+        // With nothing in state (a create) both go straight to their create call and trust
+        // its answer; a name already taken is read and adopted or refused.
+        let fresh = prior.is_null();
+        let role_step = async {
+            if fresh {
+                irsa::create_or_converge(aws.iam(), &role).await
+            } else {
+                irsa::converge(aws.iam(), &role).await
+            }
+        };
+        let (r, i) = tokio::join!(ecr::converge(aws.ecr(), &repo, fresh), role_step);
         let mut state = planned.clone();
         let mut diags = Diagnostics::new();
         let resume = platform_aws::resume::after_failure(

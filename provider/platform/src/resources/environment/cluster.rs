@@ -88,7 +88,7 @@ pub fn node_role_name(env: &str) -> String {
 fn node_sg_name(env: &str) -> String {
     format!("{env}-eks-nodes")
 }
-fn kms_alias(env: &str) -> String {
+pub fn kms_alias(env: &str) -> String {
     format!("alias/{env}-eks-secrets")
 }
 fn launch_template_name(env: &str, ng: &str) -> String {
@@ -341,6 +341,20 @@ pub async fn observe(
         Err(e) if e.code() == Some("ResourceNotFoundException") => {}
         Err(e) => return Err(e),
     }
+    // The cluster's key, when the alias does not name it (the alias deleted out of band, a
+    // create that failed at CreateAlias, or an alias moved to another key): ours if it carries
+    // our owner tag, and then its alias is what is missing. One ListResourceTags, only then.
+    if let Some(k) = o
+        .cluster
+        .as_ref()
+        .and_then(|cl| cl.secrets_kms_key_arn.clone())
+    {
+        let named = o.kms_alias && o.kms_key_arn.as_deref().is_some_and(|a| same_key(a, &k));
+        if !named && key_owned(c.kms, &k, owner).await? {
+            o.kms_key_arn = Some(k);
+            o.kms_alias = false;
+        }
+    }
     // No alias and no cluster yet: a key may have been created by a run that died before
     // its alias was made; it has no name, so it is found by its owner tag. (Once the cluster
     // exists the key is the one it uses; no account-wide key listing on every refresh.)
@@ -588,6 +602,40 @@ async fn ensure_log_group(
     Ok(())
 }
 
+/// Whether two key references (ARNs or bare ids) name the same key.
+fn same_key(a: &str, b: &str) -> bool {
+    a == b || a.rsplit('/').next() == b.rsplit('/').next()
+}
+
+/// Whether the key carries this environment's owner tag (a key we cannot read is not ours).
+async fn key_owned(kms: &aws_sdk_kms::Client, key: &str, owner: &str) -> Result<bool, StepError> {
+    let key_id = key.rsplit('/').next().unwrap_or(key);
+    match kms
+        .list_resource_tags()
+        .key_id(key_id)
+        .send()
+        .await
+        .step("ListResourceTags")
+    {
+        Ok(t) => Ok(t
+            .tags()
+            .iter()
+            .any(|t| t.tag_key() == OWNER_KEY && t.tag_value() == owner)),
+        Err(e) if e.is_not_found() || e.code() == Some("AccessDeniedException") => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The alias state records for the cluster's secrets key: our alias when it names the key the
+/// cluster uses, `None` when it is missing (or names another key), so the next plan shows the
+/// alias coming back.
+pub fn secrets_alias(o: &ObservedCluster, env: &str) -> Option<String> {
+    let cl = o.cluster.as_ref()?;
+    let used = cl.secrets_kms_key_arn.as_deref()?;
+    (o.kms_alias && o.kms_key_arn.as_deref().is_some_and(|k| same_key(k, used)))
+        .then(|| kms_alias(env))
+}
+
 /// The keys (ARNs, oldest first) that carry this environment's owner tag and are not pending
 /// deletion: ListKeys, then ListResourceTags per key concurrently, then DescribeKey for the
 /// matches. KMS keys have no name to find them by; the alias is a second call, so a crash
@@ -705,14 +753,29 @@ async fn rotate_and_alias(c: &Ctx<'_>, key_id: &str, environment: &str) -> Resul
         .send()
         .await
         .step("EnableKeyRotation")?;
-    c.kms
+    match c
+        .kms
         .create_alias()
         .alias_name(kms_alias(environment))
         .target_key_id(key_id)
         .send()
         .await
-        .step("CreateAlias")?;
-    Ok(())
+        .step("CreateAlias")
+    {
+        Ok(_) => Ok(()),
+        // The alias exists but names another key (moved out of band, or its key is pending
+        // deletion): point it back at ours.
+        Err(e) if e.code() == Some("AlreadyExistsException") => c
+            .kms
+            .update_alias()
+            .alias_name(kms_alias(environment))
+            .target_key_id(key_id)
+            .send()
+            .await
+            .step("UpdateAlias")
+            .map(|_| ()),
+        Err(e) => Err(e),
+    }
 }
 
 fn ec2_tags(
@@ -1494,4 +1557,49 @@ pub async fn delete(c: &Ctx<'_>, env: &str) -> Result<(), StepError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn observed(alias: bool, ours: Option<&str>, used: Option<&str>) -> ObservedCluster {
+        ObservedCluster {
+            cluster: Some(ClusterObs {
+                secrets_kms_key_arn: used.map(str::to_string),
+                ..ClusterObs::default()
+            }),
+            kms_key_arn: ours.map(str::to_string),
+            kms_alias: alias,
+            ..ObservedCluster::default()
+        }
+    }
+
+    #[test]
+    fn the_alias_is_recorded_only_when_it_names_the_clusters_key() {
+        let arn = "arn:aws:kms:us-east-1:123456789012:key/k1";
+        assert_eq!(
+            secrets_alias(&observed(true, Some(arn), Some(arn)), "dev").as_deref(),
+            Some("alias/dev-eks-secrets")
+        );
+        // The same key named by id on one side and by ARN on the other.
+        assert!(secrets_alias(&observed(true, Some("k1"), Some(arn)), "dev").is_some());
+        // Missing alias (our key found through the cluster), an alias on another key, a given key.
+        assert_eq!(secrets_alias(&observed(false, Some(arn), Some(arn)), "dev"), None);
+        assert_eq!(
+            secrets_alias(
+                &observed(true, Some("arn:aws:kms:us-east-1:123456789012:key/k2"), Some(arn)),
+                "dev"
+            ),
+            None
+        );
+        assert_eq!(secrets_alias(&observed(false, None, Some(arn)), "dev"), None);
+        // No cluster: nothing to name.
+        let none = ObservedCluster {
+            kms_key_arn: Some(arn.into()),
+            kms_alias: true,
+            ..ObservedCluster::default()
+        };
+        assert_eq!(secrets_alias(&none, "dev"), None);
+    }
 }

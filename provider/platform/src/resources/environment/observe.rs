@@ -220,6 +220,7 @@ pub(super) fn fill_cluster(state: &mut Value, o: &cluster::ObservedCluster) {
             Value::opt_string(o.node_sg_id.clone()),
         );
         state.set_attr("cluster_name", Value::Null);
+        state.set_attr("cluster_secrets_kms_alias", Value::Null);
         state.set_attr("cluster_enabled_log_types", Value::Null);
         state.set_attr("cluster_security_group_ids", Value::Null);
         state.set_attr("node_group_arns", Value::Null);
@@ -250,6 +251,10 @@ pub(super) fn fill_cluster(state: &mut Value, o: &cluster::ObservedCluster) {
     state.set_attr("node_role_arn", s(&o.node_role_arn));
     state.set_attr("node_security_group_id", s(&o.node_sg_id));
     state.set_attr("cluster_secrets_kms_key_arn", s(&cl.secrets_kms_key_arn));
+    state.set_attr(
+        "cluster_secrets_kms_alias",
+        Value::opt_string(cluster::secrets_alias(o, &name)),
+    );
     state.set_attr(
         "cluster_log_group_name",
         Value::opt_string(

@@ -148,6 +148,7 @@ fn plan_cluster(prior: &Value, config: &Value, planned: &mut Value, diags: &mut 
             &[
                 "cluster_name",
                 "cluster_log_group_name",
+                "cluster_secrets_kms_alias",
                 "cluster_enabled_log_types",
                 "cluster_security_group_ids",
                 "node_group_arns",
@@ -200,6 +201,15 @@ fn plan_cluster(prior: &Value, config: &Value, planned: &mut Value, diags: &mut 
         "cluster_log_group_name",
         match &name {
             Value::String(n) => Value::from(cluster::log_group_name(n)),
+            _ => Value::Unknown,
+        },
+    );
+    // Our own secrets key has its alias; a given key has none of ours.
+    planned.set_attr(
+        "cluster_secrets_kms_alias",
+        match (&name, cfg_cl.get("secrets_kms_key_arn")) {
+            (_, Value::String(_)) => Value::Null,
+            (Value::String(n), Value::Null) => Value::from(cluster::kms_alias(n)),
             _ => Value::Unknown,
         },
     );

@@ -216,6 +216,7 @@ pub(super) fn schema() -> Schema {
     }
     b = b
         .attr(Attribute::string("cluster_name").computed().description("Name of the EKS cluster (the environment name)."))
+        .attr(Attribute::string("cluster_secrets_kms_alias").computed().description("Alias of the secrets key this resource creates (`alias/<name>-eks-secrets`), as refresh finds it: null when the alias is missing or names another key (the next apply makes it again), and null when `secrets_kms_key_arn` is given."))
         .attr(Attribute::string("cluster_log_group_name").computed().description("Log group of the control-plane logs, created with its retention before the cluster."))
         .attr(Attribute::string_list("cluster_enabled_log_types").computed().description("Control-plane log types enabled: always all five (drift shows here)."))
         .attr(Attribute::string_list("cluster_security_group_ids").computed().description("Security groups attached to the control plane's ENIs (the node security group)."))

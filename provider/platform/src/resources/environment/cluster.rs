@@ -1585,15 +1585,25 @@ mod tests {
         // The same key named by id on one side and by ARN on the other.
         assert!(secrets_alias(&observed(true, Some("k1"), Some(arn)), "dev").is_some());
         // Missing alias (our key found through the cluster), an alias on another key, a given key.
-        assert_eq!(secrets_alias(&observed(false, Some(arn), Some(arn)), "dev"), None);
+        assert_eq!(
+            secrets_alias(&observed(false, Some(arn), Some(arn)), "dev"),
+            None
+        );
         assert_eq!(
             secrets_alias(
-                &observed(true, Some("arn:aws:kms:us-east-1:123456789012:key/k2"), Some(arn)),
+                &observed(
+                    true,
+                    Some("arn:aws:kms:us-east-1:123456789012:key/k2"),
+                    Some(arn)
+                ),
                 "dev"
             ),
             None
         );
-        assert_eq!(secrets_alias(&observed(false, None, Some(arn)), "dev"), None);
+        assert_eq!(
+            secrets_alias(&observed(false, None, Some(arn)), "dev"),
+            None
+        );
         // No cluster: nothing to name.
         let none = ObservedCluster {
             kms_key_arn: Some(arn.into()),

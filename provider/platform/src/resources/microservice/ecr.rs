@@ -170,7 +170,7 @@ async fn create(
             != Some(&ImageTagMutability::Mutable),
         scan_on_push: repo
             .and_then(|r| r.image_scanning_configuration())
-            .map_or(true, |s| s.scan_on_push()),
+            .is_none_or(|s| s.scan_on_push()),
         kms_key_arn: d.kms_key_arn.clone(),
         lifecycle_policy: None,
         repository_policy: None,

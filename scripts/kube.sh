@@ -72,6 +72,9 @@ for arg in "$@"; do
   esac
 done
 
+# shellcheck source=scripts/lib/timing.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/timing.sh"
+
 log() { printf 'kube: %s\n' "$*"; }
 die() {
   printf 'kube: ERROR: %s\n' "$*" >&2
@@ -291,14 +294,30 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The compile itself (in ${BUILD_DIR}/${KUBE_TREE}, Go at $1), its output in ${BUILD_LOG}.
+compile_kube() {
+  local goroot="$1" what
+  what="$(printf 'cmd/%s ' "${KUBE_BINARIES[@]}")"
+  if ! (
+    cd "${BUILD_DIR}/${KUBE_TREE}" &&
+      env GOROOT="${goroot}" PATH="${goroot}/bin:${PATH}" \
+        GOPROXY=off GOFLAGS=-mod=vendor \
+        CGO_ENABLED=0 KUBE_GIT_VERSION="${KUBE_VERSION}" KUBE_GIT_TREE_STATE=clean \
+        make WHAT="${what% }"
+  ) >"${BUILD_LOG}" 2>&1; then
+    tail -n 40 "${BUILD_LOG}" >&2
+    die "the Kubernetes build failed; full log: ${BUILD_LOG}"
+  fi
+}
+
 build_kube() {
   if [[ "${FORCE}" -eq 0 ]] && kube_is_current; then
     log "kube-apiserver and kube-controller-manager ${KUBE_VERSION} already built in ${BIN_DIR}"
     return 0
   fi
   ensure_host_tools
-  fetch_kube_source
-  fetch_go
+  timed download-kube-source fetch_kube_source
+  timed download-go fetch_go
 
   local parent
   parent="$(build_parent)"
@@ -319,18 +338,7 @@ build_kube() {
   log "building ${KUBE_BINARIES[*]} ${KUBE_VERSION} with $("${goroot}/bin/go" version | cut -d' ' -f3)" \
     "(5-10 minutes on 2 cores; log: ${BUILD_LOG})"
   local start=${SECONDS}
-  local what
-  what="$(printf 'cmd/%s ' "${KUBE_BINARIES[@]}")"
-  if ! (
-    cd "${BUILD_DIR}/${KUBE_TREE}" &&
-      env GOROOT="${goroot}" PATH="${goroot}/bin:${PATH}" \
-        GOPROXY=off GOFLAGS=-mod=vendor \
-        CGO_ENABLED=0 KUBE_GIT_VERSION="${KUBE_VERSION}" KUBE_GIT_TREE_STATE=clean \
-        make WHAT="${what% }"
-  ) >"${BUILD_LOG}" 2>&1; then
-    tail -n 40 "${BUILD_LOG}" >&2
-    die "the Kubernetes build failed after $((SECONDS - start))s; full log: ${BUILD_LOG}"
-  fi
+  timed compile compile_kube "${goroot}"
   log "built in $((SECONDS - start))s"
 
   local out="${BUILD_DIR}/${KUBE_TREE}/_output/bin" b reported
@@ -367,8 +375,9 @@ main() {
     log "another scripts/kube.sh is running on this machine; waiting for it"
     flock 9
   fi
-  install_etcd
+  timed etcd install_etcd
   build_kube
+  timing_report kube
   log "done in $((SECONDS - start))s: ${BIN_DIR}/{kube-apiserver,kube-controller-manager,etcd}"
 }
 

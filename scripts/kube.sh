@@ -328,7 +328,8 @@ compile_kube() {
   local goroot="$1" out="$2"
   [[ "${KUBE_VERSION}" =~ ^v([0-9]+)\.([0-9]+)\. ]] || die "cannot parse ${KUBE_VERSION}"
   local major="${BASH_REMATCH[1]}" minor="${BASH_REMATCH[2]}"
-  local vendor=k8s.io/kubernetes/vendor/k8s.io ldflags="-s -w" kv pkg
+  # Module mode (-mod=vendor): the vendored packages keep their own import paths (not k8s.io/kubernetes/vendor/...).
+  local vendor=k8s.io ldflags="-s -w" kv pkg
   for kv in "gitVersion=${KUBE_VERSION}" "gitMajor=${major}" "gitMinor=${minor}" gitTreeState=clean; do
     for pkg in client-go/pkg/version component-base/version; do
       ldflags+=" -X ${vendor}/${pkg}.${kv}"

@@ -63,9 +63,8 @@ wait_kube() {
     tail -n 30 "${KUBE_LOG}" >&2
     die "scripts/kube.sh failed (exit ${status}); its log: ${KUBE_LOG}"
   fi
-  # Its own step lines (download, compile, ...) and how long it ran in all, from its start.
+  # Its own step lines (downloads, openapi generation, compile: wall and CPU) and its "done in" total.
   grep -E '^kube: ' "${KUBE_LOG}" | tail -n 12
-  printf 'quickstart: scripts/kube.sh finished %s s after it started\n' "$(elapsed_since "${KUBE_T0}")"
   rm -f "${KUBE_LOG}"
 }
 timed wait-kube wait_kube

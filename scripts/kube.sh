@@ -8,7 +8,9 @@
 #
 # No registry ships kube-apiserver prebuilt, so it is compiled here, offline (GOPROXY=off, vendored modules),
 # with Go 1.15 from Debian bullseye's golang-1.15-go/golang-1.15-src (unpacked with dpkg -x, not installed:
-# bookworm's Go 1.19 refuses the vendored go.mod). That takes 5-10 minutes on 2 cores; afterwards a stamp
+# bookworm's Go 1.19 refuses the vendored go.mod): `make gen_openapi` for the one generated file the tarball
+# lacks, then one `go build` of both commands (about 330 CPU-s: 3 to 4 minutes on 2 idle cores; the tree's
+# `make WHAT=...` also rebuilds and reruns five code generators whose output the tarball has). Afterwards a stamp
 # makes every run a no-op that takes well under a second. The binaries live outside the clone, so every clone
 # on the machine shares them; one build runs at a time (a lock), a second one waits and then finds the stamp.
 #
@@ -47,6 +49,8 @@ readonly ETCD_DEB="etcd-server_3.4.23-4+b4_amd64.deb"
 readonly ETCD_DEB_SHA256="3a9445d4560ad6de1c375756b2a17d97713df44cbd20a658c871fe108af7ef5d"
 
 readonly KUBE_BINARIES=(kube-apiserver kube-controller-manager)
+# Extra `go build` flags of the compile (measured choice: see compile_kube).
+readonly KUBE_GO_BUILD_FLAGS=""
 
 readonly CACHE_ROOT="${XDG_CACHE_HOME:-${HOME}/.cache}/platformkit/kube"
 readonly VERSION_DIR="${CACHE_ROOT}/${KUBE_VERSION}"
@@ -71,6 +75,9 @@ for arg in "$@"; do
       ;;
   esac
 done
+
+# shellcheck source=scripts/lib/timing.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/timing.sh"
 
 log() { printf 'kube: %s\n' "$*"; }
 die() {
@@ -291,14 +298,67 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The environment of every Go command of the build (Go at $1): offline, vendored modules, no cgo, and Go's
+# build cache and work files inside the build folder, so they go when it goes.
+go_env() {
+  local goroot="$1"
+  printf '%s\n' "GOROOT=${goroot}" "PATH=${goroot}/bin:${PATH}" GOPROXY=off GOFLAGS=-mod=vendor CGO_ENABLED=0 \
+    "GOCACHE=${BUILD_DIR}/gocache" "GOPATH=${BUILD_DIR}/gopath" "GOTMPDIR=${BUILD_DIR}/gotmp"
+}
+
+# The one generated file the tarball lacks that the two commands need: pkg/generated/openapi (kube-apiserver's
+# OpenAPI definitions), made by the tree's own rule (`make gen_openapi`: builds openapi-gen and runs it).
+# `make WHAT=...` would also build and run the deepcopy, defaulter, conversion, prerelease-lifecycle and
+# bindata generators, whose output the tarball already has.
+generate_openapi() {
+  local goroot="$1"
+  mkdir -p "${BUILD_DIR}/gotmp"
+  local -a env_vars
+  mapfile -t env_vars < <(go_env "${goroot}")
+  if ! (cd "${BUILD_DIR}/${KUBE_TREE}" && env "${env_vars[@]}" make gen_openapi) >>"${BUILD_LOG}" 2>&1; then
+    tail -n 40 "${BUILD_LOG}" >&2
+    die "generating pkg/generated/openapi failed; full log: ${BUILD_LOG}"
+  fi
+  [[ -f "${BUILD_DIR}/${KUBE_TREE}/pkg/generated/openapi/zz_generated.openapi.go" ]] ||
+    die "make gen_openapi produced no pkg/generated/openapi/zz_generated.openapi.go; log: ${BUILD_LOG}"
+}
+
+# The two commands in one `go build` (the packages they share are compiled once) into $2, stripped (-s -w, as
+# the tree's own build does), with the version stamped the way hack/lib/version.sh does, so `--version` and the
+# API's /version say ${KUBE_VERSION}.
+compile_kube() {
+  local goroot="$1" out="$2"
+  [[ "${KUBE_VERSION}" =~ ^v([0-9]+)\.([0-9]+)\. ]] || die "cannot parse ${KUBE_VERSION}"
+  local major="${BASH_REMATCH[1]}" minor="${BASH_REMATCH[2]}"
+  # Module mode (-mod=vendor): the vendored packages keep their own import paths (not k8s.io/kubernetes/vendor/...).
+  local vendor=k8s.io ldflags="-s -w" kv pkg
+  for kv in "gitVersion=${KUBE_VERSION}" "gitMajor=${major}" "gitMinor=${minor}" gitTreeState=clean; do
+    for pkg in client-go/pkg/version component-base/version; do
+      ldflags+=" -X ${vendor}/${pkg}.${kv}"
+    done
+  done
+  local -a env_vars pkgs=()
+  mapfile -t env_vars < <(go_env "${goroot}")
+  for kv in "${KUBE_BINARIES[@]}"; do pkgs+=("./cmd/${kv}"); done
+  mkdir -p "${out}"
+  # shellcheck disable=SC2086 # KUBE_GO_BUILD_FLAGS is a list of flags
+  if ! (
+    cd "${BUILD_DIR}/${KUBE_TREE}" &&
+      env "${env_vars[@]}" go build -trimpath ${KUBE_GO_BUILD_FLAGS} -ldflags "${ldflags}" -o "${out}/" "${pkgs[@]}"
+  ) >>"${BUILD_LOG}" 2>&1; then
+    tail -n 40 "${BUILD_LOG}" >&2
+    die "the Kubernetes build failed; full log: ${BUILD_LOG}"
+  fi
+}
+
 build_kube() {
   if [[ "${FORCE}" -eq 0 ]] && kube_is_current; then
     log "kube-apiserver and kube-controller-manager ${KUBE_VERSION} already built in ${BIN_DIR}"
     return 0
   fi
   ensure_host_tools
-  fetch_kube_source
-  fetch_go
+  timed download-kube-source fetch_kube_source
+  timed download-go fetch_go
 
   local parent
   parent="$(build_parent)"
@@ -317,23 +377,13 @@ build_kube() {
   [[ -d "${BUILD_DIR}/${KUBE_TREE}/vendor" ]] || die "${KUBE_ORIG} has no ${KUBE_TREE}/vendor"
 
   log "building ${KUBE_BINARIES[*]} ${KUBE_VERSION} with $("${goroot}/bin/go" version | cut -d' ' -f3)" \
-    "(5-10 minutes on 2 cores; log: ${BUILD_LOG})"
-  local start=${SECONDS}
-  local what
-  what="$(printf 'cmd/%s ' "${KUBE_BINARIES[@]}")"
-  if ! (
-    cd "${BUILD_DIR}/${KUBE_TREE}" &&
-      env GOROOT="${goroot}" PATH="${goroot}/bin:${PATH}" \
-        GOPROXY=off GOFLAGS=-mod=vendor \
-        CGO_ENABLED=0 KUBE_GIT_VERSION="${KUBE_VERSION}" KUBE_GIT_TREE_STATE=clean \
-        make WHAT="${what% }"
-  ) >"${BUILD_LOG}" 2>&1; then
-    tail -n 40 "${BUILD_LOG}" >&2
-    die "the Kubernetes build failed after $((SECONDS - start))s; full log: ${BUILD_LOG}"
-  fi
+    "(about 330 CPU-s; log: ${BUILD_LOG})"
+  local start=${SECONDS} out="${BUILD_DIR}/bin" b reported
+  : >"${BUILD_LOG}"
+  timed generate-openapi generate_openapi "${goroot}"
+  timed compile compile_kube "${goroot}" "${out}"
   log "built in $((SECONDS - start))s"
 
-  local out="${BUILD_DIR}/${KUBE_TREE}/_output/bin" b reported
   for b in "${KUBE_BINARIES[@]}"; do
     [[ -x "${out}/${b}" ]] || die "the build produced no ${out}/${b}; log: ${BUILD_LOG}"
     reported="$("${out}/${b}" --version 2>/dev/null || true)"
@@ -367,8 +417,9 @@ main() {
     log "another scripts/kube.sh is running on this machine; waiting for it"
     flock 9
   fi
-  install_etcd
+  timed etcd install_etcd
   build_kube
+  timing_report kube
   log "done in $((SECONDS - start))s: ${BIN_DIR}/{kube-apiserver,kube-controller-manager,etcd}"
 }
 

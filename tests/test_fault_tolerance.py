@@ -25,7 +25,7 @@ from test_organization import make_org, structure_hcl
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 RATE = float(os.environ.get("PLATFORM_FAULT_RATE", "0.15"))
-KINDS = ("throttle", "5xx", "reset")
+KINDS = tuple(os.environ.get("PLATFORM_FAULT_KINDS", "throttle,5xx,reset").split(","))
 
 
 ENVIRONMENT = """

@@ -14,6 +14,7 @@ mod validate;
 pub mod values;
 
 use async_trait::async_trait;
+use platform_aws::lost::settle;
 use platform_aws::{irsa, tags, AwsContext};
 use std::collections::{BTreeMap, BTreeSet};
 use tfplugin_framework::{
@@ -306,8 +307,8 @@ impl Microservice {
             Err(d) => return ApplyOutcome::failed(prior.clone(), d),
         };
         let (r, i) = tokio::join!(
-            ecr::converge(aws.ecr(), &repo),
-            irsa::converge(aws.iam(), &role)
+            settle("image repository", || ecr::converge(aws.ecr(), &repo)),
+            settle("IRSA role", || irsa::converge(aws.iam(), &role))
         );
         let mut state = planned.clone();
         let mut diags = Diagnostics::new();

@@ -40,11 +40,11 @@ ROWS: Dict[str, Tuple[Tuple[str, str], ...]] = {
     "state_backend": (("s3", "CreateBucket"), ("dynamodb", "CreateTable")),
     "microservice": (("ecr", "CreateRepository"), ("iam", "CreateRole")),
     "frontend": (("s3", "CreateBucket"), ("cloudfront", "CreateOriginAccessControl"),
-                 ("cloudfront", "CreateDistributionWithTags")),
+                 ("cloudfront", "CreateDistributionWithTags"), ("route53", "CreateHostedZone")),
     "environment": (
         ("ec2", "CreateVpc"), ("ec2", "CreateInternetGateway"), ("ec2", "CreateSubnet"),
         ("logs", "CreateLogGroup"), ("iam", "CreateRole"), ("ec2", "CreateFlowLogs"),
-        ("ec2", "AllocateAddress"), ("ec2", "CreateNatGateway"), ("ec2", "CreateRouteTable"),
+        ("ec2", "AllocateAddress"), ("ec2", "CreateNatGateway"), ("ec2", "CreateRouteTable"), ("ec2", "CreateRoute"),
         ("ec2", "CreateSecurityGroup"), ("kms", "CreateKey"), ("kms", "CreateAlias"),
         ("eks", "CreateCluster"), ("iam", "CreateOpenIDConnectProvider"), ("ec2", "CreateLaunchTemplate"),
         ("eks", "CreateNodegroup"), ("rds", "CreateDBSubnetGroup"), ("rds", "CreateDBInstance"),

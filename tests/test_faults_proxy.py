@@ -299,6 +299,22 @@ def test_reset_after_applies_the_request_and_loses_the_answer(fault_proxy, clean
 
 
 @pytest.mark.e2e
+def test_once_faults_only_the_first_request_of_the_nth_call(fault_proxy, clean_moto):
+    fault_proxy.once("logs", "CreateLogGroup", call=2, error="reset-after")
+    logs = client(clean_moto, fault_proxy, "logs", attempts=3)
+    logs.create_log_group(logGroupName="one")
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        logs.create_log_group(logGroupName="two")  # applied, answer lost; the retry finds it made
+    assert err.value.response["Error"]["Code"] == "ResourceAlreadyExistsException"
+    logs.create_log_group(logGroupName="three")
+    stats = fault_proxy.stats()[("logs", "CreateLogGroup")]
+    assert (stats.calls, stats.retries, stats.faults, stats.forwarded) == (3, 1, 1, 4)
+    assert [c.fault for c in fault_proxy.calls] == [None, "reset-after", None, None]
+    with pytest.raises(ValueError):
+        fault_proxy.once("logs", "CreateLogGroup", call=0)
+
+
+@pytest.mark.e2e
 def test_on_call_hook_sees_the_nth_call(fault_proxy, clean_moto):
     seen_before, seen_after = [], []
     reached = threading.Event()

@@ -34,6 +34,9 @@ Interface
     proxy.fail("eks", "CreateNodegroup", after=2, error="5xx")
                                                 # the first 2 calls succeed; every request after them fails
                                                 # with ``error`` (a kind or a Fault), permanently
+    proxy.once("ec2", "CreateVpc", call=1, error="reset-after")
+                                                # only the first request of the 1st call of CreateVpc
+                                                # faults (its retries and every other call pass)
     proxy.on_call(callback, when="after")       # callback(call: Call) for every request; when="before": before
                                                 # it is forwarded; "after": after moto answered, before the
                                                 # answer is relayed (e.g. SIGKILL the provider after call N)
@@ -383,6 +386,15 @@ class _Permanent:
 
 
 @dataclass
+class _Once:
+    service: str
+    operation: str
+    call: int
+    error: Union[str, Fault]
+    done: bool = False
+
+
+@dataclass
 class _Transient:
     rate: float
     kinds: Tuple[str, ...]
@@ -410,6 +422,7 @@ class FaultProxy:
         self._rng = random.Random(seed)
         self._transient: Optional[_Transient] = None
         self._permanent: List[_Permanent] = []
+        self._once: List[_Once] = []
         self._callbacks: List[Tuple[str, Callback]] = []
         self._stats: Dict[Tuple[str, str], OpStats] = {}
         self.calls: List[Call] = []
@@ -440,6 +453,16 @@ class FaultProxy:
         with self._lock:
             self._permanent.append(_Permanent(service, operation, after, error))
 
+    def once(self, service: str, operation: str, *, call: int = 1, error: Union[str, Fault] = "reset-after") -> None:
+        """Fault only the first request of the ``call``-th call of service/operation with ``error``; its
+        retries and every other call pass (e.g. lose exactly one answer after moto applied the request)."""
+        if isinstance(error, str) and error not in KINDS:
+            raise ValueError(f"unknown fault kind {error!r}: use one of {KINDS} or a Fault")
+        if call < 1:
+            raise ValueError("call counts from 1")
+        with self._lock:
+            self._once.append(_Once(service, operation, call, error))
+
     def on_call(self, callback: Callback, when: str = "after") -> None:
         """Call ``callback(call)`` for every request: ``when="before"`` forwarding, or ``"after"`` moto
         answered (before the answer is relayed to the client). Exceptions in a callback are printed."""
@@ -453,6 +476,7 @@ class FaultProxy:
         with self._lock:
             self._transient = None
             self._permanent.clear()
+            self._once.clear()
             self._callbacks.clear()
             self._stats.clear()
             self.calls.clear()
@@ -504,6 +528,11 @@ class FaultProxy:
                     if rule.seen > rule.after:
                         fault = rule.error
                         break
+            for one in self._once:
+                if (fault is None and not one.done and attempt == 1 and one.service == service
+                        and one.operation == operation and st.calls == one.call):
+                    one.done = True
+                    fault = one.error
             t = self._transient
             if fault is None and t is not None:
                 if (t.services is None or service in t.services) and (

@@ -5,6 +5,7 @@
 
 use super::errors::chain;
 use super::logging::CallLogger;
+use super::lost::LostAnswerGuard;
 use super::stop::StopGate;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -458,6 +459,7 @@ macro_rules! sdk_clients {
                     self.clients.$name.get_or_init(|| {
                         let mut b = $sdk::config::Builder::from(&self.sdk)
                             .interceptor(CallLogger)
+                            .interceptor(LostAnswerGuard)
                             .interceptor(StopGate(self.cancel.clone()));
                         if let Some(u) = self.endpoint($service) {
                             b = b.endpoint_url(u);

@@ -9,6 +9,7 @@ pub mod errors;
 pub mod iam;
 pub mod irsa;
 pub mod logging;
+pub mod lost;
 pub mod policy;
 pub mod regions;
 pub mod resume;

@@ -19,6 +19,8 @@ pub struct StepError {
     pub message: String,
     code: Option<String>,
     status: Option<u16>,
+    /// The call's answer may have been lost after AWS applied it ([`super::lost`]).
+    lost: bool,
 }
 
 impl StepError {
@@ -29,6 +31,21 @@ impl StepError {
             message: message.into(),
             code: None,
             status: None,
+            lost: false,
+        }
+    }
+
+    /// The error of a creating call whose answer was lost (see [`super::lost`]).
+    pub fn lost_answer(step: &str) -> StepError {
+        StepError {
+            lost: true,
+            ..StepError::new(
+                step,
+                super::lost::LostAnswer {
+                    operation: step.to_string(),
+                }
+                .to_string(),
+            )
         }
     }
 
@@ -42,7 +59,14 @@ impl StepError {
             message: describe(e),
             code: code(e).map(str::to_string),
             status: http_status(e),
+            lost: super::lost::find(e).is_some(),
         }
+    }
+
+    /// Whether AWS may have applied this creating call although its answer never arrived:
+    /// the caller observes again before creating anything ([`super::lost::settle`]).
+    pub fn is_lost_answer(&self) -> bool {
+        self.lost
     }
 
     /// AWS's error code (`NoSuchBucket`, `EntityAlreadyExists`, ...), when AWS sent one.

@@ -37,6 +37,7 @@ use crate::cluster_access;
 use crate::provider::Clients;
 use async_trait::async_trait;
 use desired::*;
+use platform_aws::lost::settle;
 use platform_aws::{irsa, tags};
 use platform_kube::objects::Objects;
 use platform_kube::{Connection, Helm};
@@ -166,9 +167,12 @@ impl ClusterServices {
         let iam = c.aws.iam();
         let err = |what: &str, e: platform_aws::step::StepError| format!("{what}: {e}");
         if d.lbc.is_some() {
-            let arn = irsa::converge(iam, &roles::lbc_role(d, tags, &owner))
-                .await
-                .map_err(|e| err("the load balancer controller's role", e))?;
+            let role = roles::lbc_role(d, tags, &owner);
+            let arn = settle("load balancer controller role", || {
+                irsa::converge(iam, &role)
+            })
+            .await
+            .map_err(|e| err("the load balancer controller's role", e))?;
             state.set_attr("load_balancer_controller_role_arn", Value::from(arn));
         } else {
             irsa::delete(iam, &d.lbc_role_name(), &owner)
@@ -177,18 +181,16 @@ impl ClusterServices {
             state.set_attr("load_balancer_controller_role_arn", Value::Null);
         }
         if let Some(o) = &d.observability {
-            let arn = logs::converge(
-                c.aws.logs(),
-                &d.log_group_name(),
-                o.log_retention_in_days,
-                tags,
-                &owner,
-            )
+            let group = d.log_group_name();
+            let arn = settle("container log group", || {
+                logs::converge(c.aws.logs(), &group, o.log_retention_in_days, tags, &owner)
+            })
             .await
             .map_err(|e| err("the container log group", e))?;
             state.set_attr("log_group_name", Value::from(d.log_group_name()));
             state.set_attr("log_group_arn", Value::from(arn));
-            let arn = irsa::converge(iam, &roles::fluent_bit_role(d, tags, &owner))
+            let role = roles::fluent_bit_role(d, tags, &owner);
+            let arn = settle("Fluent Bit role", || irsa::converge(iam, &role))
                 .await
                 .map_err(|e| err("Fluent Bit's role", e))?;
             state.set_attr("fluent_bit_role_arn", Value::from(arn));
@@ -204,12 +206,10 @@ impl ClusterServices {
             }
         }
         if d.grafana() {
-            let arn = secret::converge(
-                c.aws.secretsmanager(),
-                &d.grafana_secret_name(),
-                tags,
-                &owner,
-            )
+            let secret_name = d.grafana_secret_name();
+            let arn = settle("Grafana admin secret", || {
+                secret::converge(c.aws.secretsmanager(), &secret_name, tags, &owner)
+            })
             .await
             .map_err(|e| err("Grafana's admin secret", e))?;
             state.set_attr("grafana_admin_secret_arn", Value::from(arn));

@@ -5,6 +5,7 @@
 use super::desired::single_block;
 use super::schema::*;
 use super::{cluster, database, desired, network, observe, tags, TYPE_NAME};
+use platform_aws::lost::settle;
 use platform_aws::AwsContext;
 use tfplugin_framework::{ApplyOutcome, Diagnostics, Value};
 
@@ -36,7 +37,7 @@ pub(super) async fn converge(aws: &AwsContext, prior: &Value, planned: &Value) -
     // (summary, error) of each part that failed; what the next apply does is added at the end,
     // when it is known whether anything exists.
     let mut failures: Vec<(&str, String)> = Vec::new();
-    let net = network::converge(&ctx, &d).await;
+    let net = settle("network", || network::converge(&ctx, &d)).await;
     tracing::info!(target: "platform::environment", env = %d.name, elapsed_ms = started.elapsed().as_millis() as u64, ok = net.is_ok(), "network converged");
     let mut ok = net.is_ok();
     match &net {
@@ -53,9 +54,11 @@ pub(super) async fn converge(aws: &AwsContext, prior: &Value, planned: &Value) -
             // The node security group first: the database trusts it, so with it in place
             // the cluster and the database converge concurrently.
             let node_sg = match &dc {
-                Some(dc) => cluster::node_security_group(&cctx, dc, vpc_id)
-                    .await
-                    .map(Some),
+                Some(dc) => settle("node security group", || {
+                    cluster::node_security_group(&cctx, dc, vpc_id)
+                })
+                .await
+                .map(Some),
                 None => Ok(None),
             };
             let (cres, dres) = match node_sg {
@@ -63,14 +66,20 @@ pub(super) async fn converge(aws: &AwsContext, prior: &Value, planned: &Value) -
                 Ok(node_sg) => {
                     let cluster_fut = async {
                         match &dc {
-                            Some(dc) => cluster::converge(&cctx, dc, vpc_id, &private).await,
+                            Some(dc) => {
+                                settle("cluster", || cluster::converge(&cctx, dc, vpc_id, &private))
+                                    .await
+                            }
                             None => Ok(()),
                         }
                     };
                     let db_fut = async {
                         match (&dd, &node_sg) {
                             (Some(dd), Some(sg)) => {
-                                database::converge(&dctx, dd, vpc_id, sg, &private).await
+                                settle("database", || {
+                                    database::converge(&dctx, dd, vpc_id, sg, &private)
+                                })
+                                .await
                             }
                             (None, _) if !prior.get("database_arn").is_null() => {
                                 let skip = single_block(prior, "database")

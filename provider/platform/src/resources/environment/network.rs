@@ -615,19 +615,31 @@ pub async fn converge(
 }
 
 async fn create_vpc(c: &Ctx<'_>, d: &DesiredNetwork) -> Result<String, StepError> {
-    let r = c
-        .ec2
-        .create_vpc()
-        .cidr_block(&d.vpc_cidr)
-        .tag_specifications(spec(d, ResourceType::Vpc, VPC_KEY))
-        .send()
-        .await
-        .step("CreateVpc")?;
-    let id = r
-        .vpc()
-        .and_then(|v| v.vpc_id())
-        .ok_or_else(|| StepError::new("CreateVpc", "no VPC id in the answer"))?
-        .to_string();
+    // A lost answer is resolved here, not by observing the whole network again, so that the
+    // adopted VPC gets its DNS attributes below like a created one.
+    let id = platform_aws::lost::create_or_find(
+        "VPC",
+        || async {
+            let r = c
+                .ec2
+                .create_vpc()
+                .cidr_block(&d.vpc_cidr)
+                .tag_specifications(spec(d, ResourceType::Vpc, VPC_KEY))
+                .send()
+                .await
+                .step("CreateVpc")?;
+            Ok(r.vpc()
+                .and_then(|v| v.vpc_id())
+                .ok_or_else(|| StepError::new("CreateVpc", "no VPC id in the answer"))?
+                .to_string())
+        },
+        || async {
+            Ok(observe(c.ec2, c.logs, c.iam, &d.name, &d.owner)
+                .await?
+                .vpc_id)
+        },
+    )
+    .await?;
     // EKS needs DNS hostnames and resolution inside the VPC.
     for hostnames in [false, true] {
         let on = AttributeBooleanValue::builder().value(true).build();

@@ -12,6 +12,7 @@ mod dns;
 mod validate;
 
 use async_trait::async_trait;
+use platform_aws::lost::settle;
 use platform_aws::partition;
 use platform_aws::policy::{parse_document, same_document};
 use platform_aws::step::StepError;
@@ -120,21 +121,32 @@ impl Frontend {
                 };
             }
             match str_attr(planned, "zone_name") {
-                Some(z) => dns::ensure_zone(
-                    aws.route53(),
-                    &z,
-                    &Self::zone_caller_reference(&name, &z),
-                    &owner,
-                )
-                .await
-                .map(Some),
+                Some(z) => {
+                    let reference = Self::zone_caller_reference(&name, &z);
+                    settle("hosted zone", || {
+                        dns::ensure_zone(aws.route53(), &z, &reference, &owner)
+                    })
+                    .await
+                    .map(Some)
+                }
                 None => Ok(None),
             }
         };
         let oac_description = format!("{owner}: CloudFront reads s3://{bkt}");
         let (b, oac, zone) = tokio::join!(
-            bucket::converge(aws.s3(), &bkt, &aws.region, &owner, &all_tags),
-            cdn::ensure_oac(aws.cloudfront(), &name, &owner, &oac_description),
+            settle("bucket", || bucket::converge(
+                aws.s3(),
+                &bkt,
+                &aws.region,
+                &owner,
+                &all_tags
+            )),
+            settle("origin access control", || cdn::ensure_oac(
+                aws.cloudfront(),
+                &name,
+                &owner,
+                &oac_description
+            )),
             zone_fut,
         );
         if let Err(e) = &b {
@@ -192,7 +204,11 @@ impl Frontend {
             let known = str_attr(prior, "distribution_id");
             let oac_changed = !prior.is_null()
                 && str_attr(prior, "origin_access_control_id").as_deref() != Some(oac_id.as_str());
-            match cdn::converge(aws.cloudfront(), known.as_deref(), &desired, oac_changed).await {
+            let converged = settle("distribution", || {
+                cdn::converge(aws.cloudfront(), known.as_deref(), &desired, oac_changed)
+            })
+            .await;
+            match converged {
                 Ok(o) => {
                     state.set_attr("id", Value::from(o.id.clone()));
                     state.set_attr("distribution_id", Value::from(o.id.clone()));

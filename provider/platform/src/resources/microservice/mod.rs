@@ -14,6 +14,7 @@ mod validate;
 pub mod values;
 
 use async_trait::async_trait;
+use platform_aws::lost::settle;
 use platform_aws::{irsa, tags, AwsContext};
 use std::collections::{BTreeMap, BTreeSet};
 use tfplugin_framework::{
@@ -306,16 +307,19 @@ impl Microservice {
             Err(d) => return ApplyOutcome::failed(prior.clone(), d),
         };
         // With nothing in state (a create) both go straight to their create call and trust
-        // its answer; a name already taken is read and adopted or refused.
+        // its answer; a name already taken is read and adopted or refused. A lost answer
+        // runs the part again (`settle`), which then finds the object by its name and owner tag.
         let fresh = prior.is_null();
-        let role_step = async {
-            if fresh {
-                irsa::create_or_converge(aws.iam(), &role).await
-            } else {
-                irsa::converge(aws.iam(), &role).await
-            }
-        };
-        let (r, i) = tokio::join!(ecr::converge(aws.ecr(), &repo, fresh), role_step);
+        let (r, i) = tokio::join!(
+            settle("image repository", || ecr::converge(aws.ecr(), &repo, fresh)),
+            settle("IRSA role", || async {
+                if fresh {
+                    irsa::create_or_converge(aws.iam(), &role).await
+                } else {
+                    irsa::converge(aws.iam(), &role).await
+                }
+            })
+        );
         let mut state = planned.clone();
         let mut diags = Diagnostics::new();
         let resume = platform_aws::resume::after_failure(

@@ -299,27 +299,55 @@ impl OrgAccount {
                             Ok(t) => t,
                             Err(e) => return failed(Value::Null, "Could not create the account", e.to_string()),
                         };
-                        let out = c
-                            .create_account()
-                            .account_name(&name)
-                            .email(&email)
-                            .role_name(&role)
-                            .iam_user_access_to_billing(billing)
-                            .set_tags(Some(tag_list))
-                            .send()
-                            .await;
-                        match out.step("CreateAccount") {
-                            Ok(o) => Err(o
-                                .create_account_status()
-                                .and_then(|s| s.id())
-                                .unwrap_or_default()
-                                .to_string()),
-                            Err(e) => {
-                                return failed(
-                                    Value::Null,
-                                    "Could not create the account",
-                                    e.to_string(),
-                                )
+                        let mut round = 1;
+                        loop {
+                            let out = c
+                                .create_account()
+                                .account_name(&name)
+                                .email(&email)
+                                .role_name(&role)
+                                .iam_user_access_to_billing(billing.clone())
+                                .set_tags(Some(tag_list.clone()))
+                                .send()
+                                .await;
+                            match out.step("CreateAccount") {
+                                Ok(o) => {
+                                    break Err(o
+                                        .create_account_status()
+                                        .and_then(|s| s.id())
+                                        .unwrap_or_default()
+                                        .to_string())
+                                }
+                                // The answer was lost: AWS may have started the request. A fresh
+                                // listing (not the process's cached one) finds the request or the
+                                // account by its email; else the account is requested again.
+                                Err(e) if e.is_lost_answer() && round < platform_aws::lost::MAX_ROUNDS => {
+                                    round += 1;
+                                    let found = match Self::list(aws).await {
+                                        Ok(l) => l.find(&name, &email),
+                                        Err(e) => return failed(Value::Null, "Could not create the account", e.to_string()),
+                                    };
+                                    match found {
+                                        Found::Pending(req) => {
+                                            tracing::warn!(target: "platform::aws", object = %email, operation = "CreateAccount", "lost answer: adopted the account request AWS started");
+                                            break Err(req);
+                                        }
+                                        Found::Account(id) => {
+                                            tracing::warn!(target: "platform::aws", object = %email, operation = "CreateAccount", "lost answer: adopted the account AWS created");
+                                            break Ok(id);
+                                        }
+                                        Found::Nowhere => {
+                                            tracing::warn!(target: "platform::aws", object = %email, operation = "CreateAccount", "lost answer: AWS did not create it; creating again");
+                                        }
+                                    }
+                                }
+                                Err(e) => {
+                                    return failed(
+                                        Value::Null,
+                                        "Could not create the account",
+                                        e.to_string(),
+                                    )
+                                }
                             }
                         }
                     }

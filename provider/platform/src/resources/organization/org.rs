@@ -422,7 +422,11 @@ impl Organization {
         match &want_trail {
             Some(w) => {
                 let claimed = prior_trail.as_ref().is_some_and(|p| p.bucket == w.bucket);
-                match trail::ensure(aws, w, &management, &org_id, claimed).await {
+                let ensured = platform_aws::lost::settle("organization trail", || {
+                    trail::ensure(aws, w, &management, &org_id, claimed)
+                })
+                .await;
+                match ensured {
                     Ok(parts) => set_trail_attrs(&mut state, Some(&parts)),
                     Err(e) => {
                         set_trail_attrs(&mut state, None);

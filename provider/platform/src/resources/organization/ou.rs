@@ -135,7 +135,23 @@ impl OrganizationalUnit {
                 tracing::info!(target: "platform::organization", id, "adopting the OU carrying this resource's owner tag");
                 ou = Some((id.clone(), arn.clone()));
             } else {
-                match api::create_ou(c, &parent, &want.name, &want.tags).await {
+                let owner = tags::owner(TYPE_NAME, &want.name);
+                let made = platform_aws::lost::create_or_find(
+                    "organizational unit",
+                    || api::create_ou(c, &parent, &want.name, &want.tags),
+                    || async {
+                        for (id, n, arn) in api::ous_under(c, &parent).await? {
+                            if n == want.name
+                                && api::tags(c, &id).await?.get(tags::OWNER_KEY) == Some(&owner)
+                            {
+                                return Ok(Some((id, arn)));
+                            }
+                        }
+                        Ok(None)
+                    },
+                )
+                .await;
+                match made {
                     Ok(x) => ou = Some(x),
                     Err(e) => return fail(&state, e, false),
                 }
@@ -199,32 +215,48 @@ impl OrganizationalUnit {
             if existing.is_none() {
                 match api::create_policy(c, &name, &description, doc, &t).await {
                     Ok(pid) => existing = Some((pid, None)),
-                    Err(e) if e.code() == Some("DuplicatePolicyException") => {
+                    // A lost answer (AWS may have made it) is resolved like a taken name: the
+                    // policy of that name with our owner tag is adopted, else it is created again.
+                    Err(e)
+                        if e.code() == Some("DuplicatePolicyException") || e.is_lost_answer() =>
+                    {
                         let all = match api::all_scps(c).await {
                             Ok(v) => v,
                             Err(e) => return fail(&state, e, true),
                         };
-                        let Some(p) = all.iter().find(|p| p.name() == Some(&name)) else {
-                            return fail(&state, e, true);
-                        };
-                        let pid = p.id().unwrap_or_default().to_string();
-                        let tags_now = api::tags(c, &pid).await.unwrap_or_default();
-                        let o = tags_now.get(tags::OWNER_KEY);
-                        if o != Some(&owner) && o != prior_owner.as_ref() {
-                            return ApplyOutcome::failed(
-                                state.unknown_as_null(),
-                                Diagnostics::from_error(
-                                    "Policy name already taken",
-                                    format!("An SCP named {name:?} ({pid}) already exists and was not created by this resource. Rename or delete it."),
-                                ),
-                            );
+                        match all.iter().find(|p| p.name() == Some(&name)) {
+                            None if e.is_lost_answer() => {
+                                tracing::warn!(target: "platform::aws", object = %name, operation = "CreatePolicy", "lost answer: AWS did not create it; creating again");
+                                match api::create_policy(c, &name, &description, doc, &t).await {
+                                    Ok(pid) => existing = Some((pid, None)),
+                                    Err(e) => return fail(&state, e, true),
+                                }
+                            }
+                            None => return fail(&state, e, true),
+                            Some(p) => {
+                                if e.is_lost_answer() {
+                                    tracing::warn!(target: "platform::aws", object = %name, operation = "CreatePolicy", "lost answer: adopted the object AWS created");
+                                }
+                                let pid = p.id().unwrap_or_default().to_string();
+                                let tags_now = api::tags(c, &pid).await.unwrap_or_default();
+                                let o = tags_now.get(tags::OWNER_KEY);
+                                if o != Some(&owner) && o != prior_owner.as_ref() {
+                                    return ApplyOutcome::failed(
+                                    state.unknown_as_null(),
+                                    Diagnostics::from_error(
+                                        "Policy name already taken",
+                                        format!("An SCP named {name:?} ({pid}) already exists and was not created by this resource. Rename or delete it."),
+                                    ),
+                                );
+                                }
+                                let current = match api::describe_policy(c, &pid).await {
+                                    Ok(x) => x,
+                                    Err(e) => return fail(&state, e, true),
+                                };
+                                // Adopted: brought to the document and tags below.
+                                existing = Some((pid, Some(current.unwrap_or_default())));
+                            }
                         }
-                        let current = match api::describe_policy(c, &pid).await {
-                            Ok(x) => x,
-                            Err(e) => return fail(&state, e, true),
-                        };
-                        // Adopted: brought to the document and tags below.
-                        existing = Some((pid, Some(current.unwrap_or_default())));
                     }
                     Err(e) => return fail(&state, e, true),
                 }

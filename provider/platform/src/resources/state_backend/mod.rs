@@ -8,6 +8,7 @@ pub(crate) mod s3;
 pub(crate) mod validate;
 
 use async_trait::async_trait;
+use platform_aws::lost::settle;
 /// Re-exported where it used to live: the environment module still imports it from here.
 pub use platform_aws::step::StepError;
 use platform_aws::{tags, AwsContext};
@@ -150,11 +151,13 @@ impl StateBackend {
         let ddb = aws.dynamodb();
         // The state already holding the bucket (update, import) lets an untagged bucket be adopted.
         let claimed = !prior.is_null() && !prior.get("bucket_arn").is_null();
-        let bucket_fut = async {
+        let bucket_fut = settle("state bucket", || async {
             s3::create_or_adopt_claimed(s3c, &bucket, claimed).await?;
             s3::converge(s3c, &bucket, &table.name).await
-        };
-        let table_fut = lock_table::converge(ddb, &table, &aws.cancel);
+        });
+        let table_fut = settle("lock table", || {
+            lock_table::converge(ddb, &table, &aws.cancel)
+        });
         let (b, t) = tokio::join!(bucket_fut, table_fut);
 
         let mut state = planned.clone();

@@ -214,7 +214,8 @@ class KubeStack:
 
 KUBE_STACKS = {
     "cluster_services": KubeStack(cluster_services_hcl, SERVICES_NAMESPACES),
-    "helm_release": KubeStack(helm_release_hcl, (APPS_NAMESPACE,)),
+    # helm never deletes the namespace it created for a release, so destroy leaves it (empty) and nothing waits.
+    "helm_release": KubeStack(helm_release_hcl, ()),
 }
 
 

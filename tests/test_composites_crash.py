@@ -77,9 +77,10 @@ CASES: Dict[str, Case] = {
     # even when CreateBucket is no kill point: moto's missing create-time tags are supplied from the request.
     "frontend": Case(lambda _: frontend_hcl(), ["platform_frontend.web"], kill_point=not_create_bucket, min_kills=2,
                      tag_buckets=True),
-    # The trail's bucket is created like the others (owner tag in CreateBucket, dropped by moto).
+    # The trail's bucket is created like the others (owner tag in CreateBucket, dropped by moto), concurrently
+    # with the OUs and policies.
     "organization": Case(lambda _: ORGANIZATION + structure_hcl(), ORG_ADDRESSES, setup=make_org,
-                         kill_point=not_create_bucket, min_kills=4),
+                         kill_point=not_create_bucket, min_kills=4, tag_buckets=True),
     "organization-account-status": Case(
         lambda _: ORGANIZATION + structure_hcl(), ORG_ADDRESSES, setup=make_org,
         kill_point=lambda op: op == "DescribeCreateAccountStatus"),

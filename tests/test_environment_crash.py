@@ -12,11 +12,9 @@ nothing after destroy. Every AWS-side count is through boto3.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from harness.killpoints import apply_killing_provider, env_hcl, inventory, is_create, left_over
+from harness.killpoints import apply_killing_provider, env_hcl, inventory, left_over, run_chain
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -35,44 +33,24 @@ def test_kill_after_every_create_call_then_reapply_adopts_everything(tf, clean_m
     tf.write_config(env_hcl(NAME), endpoint=fault_proxy.url if proxy else moto.endpoint)
     tf.init()
 
-    # The reference: an uninterrupted apply, its creates (in order), what it leaves, and destroy.
-    ref = apply_killing_provider(tf, lambda calls: False, proxy=proxy)
-    assert ref.returncode == 0, ref.output
-    creates = [c for c in ref.calls if is_create(c)]
-    expected = inventory(moto, NAME)
-    singletons = ("vpc", "igw", "flow_log", "kms_key", "kms_alias", "eks_cluster", "node_group", "db_instance",
-                  "db_subnet_group", "launch_template", "oidc_provider")
-    assert {k: expected[k] for k in singletons} == {k: 1 for k in singletons}, expected
-    assert expected["nat"] == 2 and expected["eip"] == 2 and expected["subnet"] == 4, expected
-    tf.destroy()
-    assert left_over(moto, NAME) == {}
+    def check_reference(expected):
+        singletons = ("vpc", "igw", "flow_log", "kms_key", "kms_alias", "eks_cluster", "node_group", "db_instance",
+                      "db_subnet_group", "launch_template", "oidc_provider")
+        assert {k: expected[k] for k in singletons} == {k: 1 for k in singletons}, expected
+        assert expected["nat"] == 2 and expected["eip"] == 2 and expected["subnet"] == 4, expected
 
-    # The chain: each apply dies right after its first object-creating call.
-    kills = []
-    started = time.monotonic()
-    for run in range(MAX_RUNS):
-        r = apply_killing_provider(tf, lambda calls: is_create(calls[-1]), proxy=proxy)
-        if r.returncode == 0:
-            break  # the apply completed (before or despite a kill that came too late)
-        assert r.killed_after is not None, f"the apply failed without a kill:\n{r.output}"
-        kills.append(r.killed_after)
-        now = inventory(moto, NAME)
-        dupes = {k: v for k, v in now.items() if v > expected[k]}
-        assert dupes == {}, f"after a kill following {r.killed_after} (run {run + 1}): duplicates {dupes}"
-        assert "platform_environment.e" not in tf.state_list()
-    else:
-        pytest.fail(f"no apply completed in {MAX_RUNS} runs; kills: {kills}")
-    elapsed = time.monotonic() - started
-    print(f"\n[{driver}] kill points: {len(kills)} (reference apply made {len(creates)} object-creating calls of "
-          f"{len(ref.calls)} AWS calls); chain took {elapsed:.1f}s; killed after: {kills}")
+    # The reference (an uninterrupted apply and destroy), then the chain: each apply dies right after its
+    # first object-creating call, until one completes (harness/killpoints.py: run_chain).
+    chain = run_chain(tf, inventory=lambda: inventory(moto, NAME), addresses=["platform_environment.e"],
+                      proxy=proxy, check_reference=check_reference, max_runs=MAX_RUNS)
+    assert {k: v for k, v in chain.destroyed.items() if v} == {}
+    kills = chain.kills
+    print(f"\n[{driver}] kill points: {len(kills)} (reference apply made {chain.creates} object-creating calls of "
+          f"{len(chain.reference.calls)} AWS calls); chain took {chain.seconds:.1f}s; killed after: {kills}")
     # Concurrent creates (subnets, roles, the key...) can finish before the kill lands (more so behind the
     # log's latency), so one kill may cover several; the chain still kills once per apply until nothing is
     # left to make. Measured: log 9-10, proxy 14-15 kill points of 30 creates.
     assert len(kills) >= (10 if driver == "proxy" else 5), kills
-
-    assert inventory(moto, NAME) == expected
-    assert tf.plan() == 0, tf.last.output
-    tf.destroy()
     assert left_over(moto, NAME) == {}
 
 

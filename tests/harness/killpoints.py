@@ -1,11 +1,13 @@
 """What the crash and resume tests share: the full environment they build, an inventory of every AWS
-object carrying its owner tag (counted through boto3, never through the provider), and a Terraform run
+object carrying its owner tag (counted through boto3, never through the provider), a Terraform run
 that reads the provider's own debug log as it streams and SIGKILLs the provider process right after a
-chosen AWS call.
+chosen AWS call or Helm install, and a kill-point chain over any configuration (:func:`run_chain`).
 
 The provider logs each AWS call once it has its answer (``CallLogger`` in provider/aws/src/logging.rs:
-``AWS call`` with ``service=`` and ``operation=``); with ``TF_LOG_PROVIDER=debug`` Terraform copies those
-lines to its stderr, which this module reads line by line.
+``AWS call`` with ``service=`` and ``operation=``), and each finished Helm install or upgrade
+(provider/kube/src/release.rs: ``helm release installed`` with ``release=`` and ``revision=``); with
+``TF_LOG_PROVIDER=debug`` Terraform copies those lines to its stderr, which this module reads line by
+line. A Helm line enters the call list as ``helm:<release>:<revision>`` (see :func:`helm_install`).
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 TYPE = "platform_environment"
 
 #: An AWS call line as Terraform prints it from the provider's log stream.
 CALL_LINE = re.compile(r"AWS call.*?operation=\"?([A-Za-z0-9]+)")
+
+#: A finished Helm install or upgrade as Terraform prints it from the provider's log stream.
+HELM_LINE = re.compile(r"helm release installed")
+HELM_FIELD = re.compile(r"\b(release|revision)=\"?([A-Za-z0-9._-]+)")
 
 #: A log line (Terraform's own or the provider's); anything else on stderr is Terraform's diagnostics.
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT")
@@ -34,6 +40,23 @@ NOT_OBJECTS = {"CreateTags", "CreateRoute", "CreateLaunchTemplateVersion"}
 
 def is_create(op: str) -> bool:
     return (op.startswith(("Create", "Run", "Allocate")) and op not in NOT_OBJECTS)
+
+
+def helm_install(op: str) -> bool:
+    """A Helm line that brought a release into being (its first revision; an upgrade of a release a
+    killed run installed is no new object)."""
+    return op.startswith("helm:") and op.endswith(":1")
+
+
+def call_of(line: str) -> Optional[str]:
+    """The call a provider log line reports: the AWS operation, ``helm:<release>:<revision>``, or None."""
+    m = CALL_LINE.search(line)
+    if m:
+        return m.group(1)
+    if HELM_LINE.search(line):
+        fields = dict(HELM_FIELD.findall(line))
+        return f"helm:{fields.get('release', '?')}:{fields.get('revision', '?')}"
+    return None
 
 
 def env_hcl(name: str, *, cidr: str = "10.60.0.0/16", deletion_protection: bool = False) -> str:
@@ -207,18 +230,18 @@ def apply_killing_provider(
         if time.time() > deadline:
             os.killpg(proc.pid, signal.SIGKILL)
             raise AssertionError("apply did not finish in time")
-        m = CALL_LINE.search(line)
-        if not m:
+        op = call_of(line)
+        if op is None:
             if not LOG_LINE.match(line):
                 err_tail.append(line.rstrip())
             continue
-        calls.append(m.group(1))
+        calls.append(op)
         if proxy is None and killed_after is None and kill_when(calls):
             pids = provider_pids(proc.pid)
             for pid in pids:
                 os.kill(pid, signal.SIGKILL)
             if pids:
-                killed_after = m.group(1)
+                killed_after = op
     proc.wait(timeout=120)
     reader.join(timeout=10)
     if proxy is not None:
@@ -226,3 +249,81 @@ def apply_killing_provider(
             proxy_state["active"] = False
         killed_after = proxy_state["killed"]
     return KilledRun(proc.returncode, killed_after, calls, "".join(out_chunks) + "\n".join(err_tail[-20:]))
+
+
+@dataclass
+class Chain:
+    """What a kill-point chain found: the uninterrupted reference run, the inventory it left, where each
+    apply of the chain was killed, and how long the chain took."""
+
+    reference: KilledRun
+    expected: Dict[str, int]
+    destroyed: Dict[str, int]
+    kills: List[str]
+    seconds: float
+
+    @property
+    def creates(self) -> int:
+        return len([c for c in self.reference.calls if is_create(c) or helm_install(c)])
+
+
+def run_chain(
+    tf,
+    *,
+    inventory: Callable[[], Dict[str, int]],
+    addresses: Sequence[str],
+    proxy=None,
+    kill_point: Callable[[str], bool] = is_create,
+    reset: Optional[Callable[[], None]] = None,
+    destroy_args: Sequence[str] = (),
+    check_reference: Optional[Callable[[Dict[str, int]], None]] = None,
+    max_runs: int = 120,
+) -> Chain:
+    """The kill-point chain over the configuration already written and initialised in ``tf``.
+
+    1. The reference: an uninterrupted apply (through the same driver), its inventory (``inventory()``,
+       counted by the test through boto3 / the API server, never through the provider; checked by
+       ``check_reference``), then destroy (``destroy_args``, e.g. a ``-target``) and its inventory.
+    2. ``reset()`` (e.g. moto reset + the test's set-up again), when given.
+    3. The chain: each apply is SIGKILLed right after its first call for which ``kill_point(call)`` holds
+       (driven by ``proxy`` when given, else by the provider's debug log), until an apply completes.
+       After every kill no kind may count more than in the reference (a duplicate), and none of
+       ``addresses`` may be in the state (Terraform never heard the create answer).
+    4. The end: the inventory equals the reference's, the plan is empty, and destroy leaves what the
+       reference's destroy left."""
+    ref = apply_killing_provider(tf, lambda calls: False, proxy=proxy)
+    assert ref.returncode == 0, ref.output
+    expected = inventory()
+    if check_reference is not None:
+        check_reference(expected)
+    tf.destroy(*destroy_args)
+    destroyed = inventory()
+    if reset is not None:
+        reset()
+
+    kills: List[str] = []
+    started = time.monotonic()
+    for run in range(max_runs):
+        r = apply_killing_provider(tf, lambda calls: kill_point(calls[-1]), proxy=proxy)
+        if r.returncode == 0:
+            break  # the apply completed (before or despite a kill that came too late)
+        assert r.killed_after is not None, f"the apply failed without a kill:\n{r.output}"
+        kills.append(r.killed_after)
+        now = inventory()
+        dupes = {k: (v, expected.get(k, 0)) for k, v in now.items() if v > expected.get(k, 0)}
+        assert dupes == {}, f"after a kill following {r.killed_after} (run {run + 1}): duplicates (now, reference) {dupes}"
+        state = tf.state_list()
+        assert not [a for a in addresses if a in state], (r.killed_after, state)
+    else:
+        raise AssertionError(f"no apply completed in {max_runs} runs; kills: {kills}")
+    seconds = time.monotonic() - started
+
+    now = inventory()
+    diff = {k: (now.get(k, 0), expected.get(k, 0)) for k in set(now) | set(expected) if now.get(k, 0) != expected.get(k, 0)}
+    assert diff == {}, f"after the chain (now, reference): {diff}; kills: {kills}"
+    assert tf.plan() == 0, tf.last.output
+    tf.destroy(*destroy_args)
+    now = inventory()
+    diff = {k: (now.get(k, 0), destroyed.get(k, 0)) for k in set(now) | set(destroyed) if now.get(k, 0) != destroyed.get(k, 0)}
+    assert diff == {}, f"after destroy (now, reference destroy): {diff}"
+    return Chain(ref, expected, destroyed, kills, seconds)

@@ -159,7 +159,8 @@ class MotoServer:
     def reset(self) -> None:
         """Forget every resource in every account and region (POST /moto-api/reset)."""
         req = urllib.request.Request(f"{self.endpoint}/moto-api/reset", data=b"", method="POST")
-        with urllib.request.urlopen(req, timeout=30) as resp:
+        # Generous: after the organization stacks a reset took over 30 s at load ~40.
+        with urllib.request.urlopen(req, timeout=120) as resp:
             if resp.status != 200:
                 raise RuntimeError(f"moto reset answered HTTP {resp.status}")
 

@@ -88,8 +88,8 @@ pub async fn owner(s3: &Client, bucket: &str) -> Result<Option<Option<String>>, 
     Ok(Some(tags(s3, bucket).await?.remove(OWNER_KEY)))
 }
 
-/// Creates the bucket, or adopts it when it already exists and carries `owner`'s tag (a crash
-/// between CreateBucket and the state write must not strand it). With `claimed` (the
+/// Creates the bucket with `owner`'s tag, or adopts it when it already exists and carries that
+/// tag (a crash between CreateBucket and the state write must not strand it). With `claimed` (the
 /// resource's state already holds this bucket, e.g. after `terraform import` of a bucket made
 /// elsewhere) an existing bucket with no owner tag is adopted too — the baseline then tags
 /// it. A bucket owned by another resource never is.
@@ -115,18 +115,23 @@ pub async fn create_or_adopt(
             ),
         ));
     }
-    let mut req = s3
-        .create_bucket()
-        .bucket(bucket)
-        .object_ownership(ObjectOwnership::BucketOwnerEnforced);
+    // The owner tag goes with the create itself (S3 applies tags given in CreateBucket
+    // atomically), so a crash before the baseline's PutBucketTagging leaves a bucket the next
+    // apply adopts, not one it must refuse as foreign. The full tag set follows in `secure`.
+    let owner_tag = Tag::builder()
+        .key(OWNER_KEY)
+        .value(owner)
+        .build()
+        .step("CreateBucket")?;
+    let mut config = CreateBucketConfiguration::builder().tags(owner_tag);
     if region != "us-east-1" {
-        req = req.create_bucket_configuration(
-            CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(region))
-                .build(),
-        );
+        config = config.location_constraint(BucketLocationConstraint::from(region));
     }
-    req.send()
+    s3.create_bucket()
+        .bucket(bucket)
+        .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+        .create_bucket_configuration(config.build())
+        .send()
         .await
         .step("CreateBucket")
         .absent(&["BucketAlreadyOwnedByYou"])?;

@@ -109,7 +109,12 @@ pub async fn install(
 ) -> Result<ReleaseInfo, InstallFailure> {
     tracing::info!(target: "platform::helm", release = %spec.name, namespace = %spec.namespace, wait, "installing or upgrading the release");
     match helm.upgrade(spec, conn, wait, limit).await {
-        Ok(info) => Ok(info),
+        Ok(info) => {
+            // One line per finished install or upgrade (revision 1 is a first install), so a
+            // crash test can stop the provider right after each release exists.
+            tracing::debug!(target: "platform::helm", release = %spec.name, namespace = %spec.namespace, revision = info.revision, status = %info.status, "helm release installed");
+            Ok(info)
+        }
         Err(error) => {
             let recovery = if atomic {
                 roll_back(helm, conn, spec, limit, call_timeout).await

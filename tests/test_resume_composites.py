@@ -1,0 +1,234 @@
+"""A create of every composite other than `platform_environment` (which has its own file,
+test_environment_resume.py) that fails part-way, at each stage, and what the next plan and apply do
+(issue 17, item 1).
+
+The failure is one AWS operation refused permanently by the fault-injecting proxy in front of moto
+(harness/faults.py). Terraform taints a resource whose create returned an error with a state (core's rule
+on 1.0 and 1.15 alike), so for every row:
+
+- the failed apply's error names the failure, says the resource is tainted and names `terraform untaint`;
+- the state holds what was made (the row's `partial` objects exist in AWS), with the missing parts null;
+- the next plan replaces the resource ("is tainted, so must be replaced"), and where the composite's objects
+  are found by name with one cheap call at plan time, it warns that they already exist in AWS, naming
+  `terraform untaint`;
+- `untaint` path: after `terraform untaint` the plan is an in-place update, whose apply finishes the create by
+  adoption: the census (boto3, harness/census.py) then equals that of an uninterrupted apply, the next plan
+  is empty, and destroy leaves what was there before;
+- `replace` path (a subset of rows): the plain next apply replaces the resource and ends the same way.
+
+Both paths end with exactly the objects of an uninterrupted apply (the row's `made` census delta).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Optional, Tuple
+
+import pytest
+
+from harness.census import census
+from harness.faults import Fault
+from test_frontend import frontend_hcl
+from test_microservice import make_environment, service_hcl
+from test_organization import make_org
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def backend_hcl(_: dict) -> str:
+    return 'resource "platform_state_backend" "b" {\n  bucket = "pk-resume-state"\n}\n'
+
+
+def ou_hcl(_: dict) -> str:
+    return """
+resource "platform_organizational_unit" "ou" {
+  name = "OU-Resume"
+  guardrails {
+    allowed_regions = ["us-east-1", "eu-central-1"]
+  }
+  extra_policies = {
+    deny-s3-public = jsonencode({
+      Version   = "2012-10-17"
+      Statement = [{ Effect = "Deny", Action = ["s3:PutAccountPublicAccessBlock"], Resource = "*" }]
+    })
+  }
+}
+"""
+
+
+def make_org_with_ou(moto) -> dict:
+    root = make_org(moto)
+    ou = moto.client("organizations").create_organizational_unit(ParentId=root, Name="OU-Existing")
+    return {"ou": ou["OrganizationalUnit"]["Id"]}
+
+
+def account_hcl(values: dict) -> str:
+    return f"""
+resource "platform_org_account" "acct" {{
+  name      = "ProjectR-Dev"
+  email     = "aws+projectr-dev@example.com"
+  parent_id = "{values['ou']}"
+}}
+"""
+
+
+def organization_hcl(_: dict) -> str:
+    return """
+resource "platform_organization" "org" {
+  trail {
+    bucket_name = "pk-resume-org-trail"
+  }
+}
+"""
+
+
+@dataclass
+class Composite:
+    address: str
+    hcl: Callable[[dict], str]
+    #: what moto holds before the stack (returns the values the HCL needs)
+    setup: Optional[Callable] = None
+    #: census kinds -> count the uninterrupted apply adds (checked after every completed apply)
+    made: Dict[str, int] = field(default_factory=dict)
+    #: census kinds -> count destroy leaves on purpose (an account is moved out, never deleted)
+    kept: Dict[str, int] = field(default_factory=dict)
+
+
+COMPOSITES = {
+    "state_backend": Composite(
+        "platform_state_backend.b", backend_hcl,
+        made={"s3.bucket": 1, "dynamodb.table": 1}),
+    "microservice": Composite(
+        "platform_microservice.svc", service_hcl, setup=make_environment,
+        made={"ecr.repository": 1, "iam.role": 1, "iam.role_inline_policy": 1, "iam.role_attached_policy": 1}),
+    "frontend": Composite(
+        "platform_frontend.web", lambda _: frontend_hcl(),
+        made={"s3.bucket": 1, "cloudfront.distribution": 1, "cloudfront.origin_access_control": 1,
+              "route53.zone": 1, "route53.record": 4}),
+    "organizational_unit": Composite(
+        "platform_organizational_unit.ou", ou_hcl, setup=lambda moto: make_org(moto) and {},
+        made={"organizations.ou": 1, "organizations.scp": 2, "organizations.scp_attachment": 2}),
+    "org_account": Composite(
+        "platform_org_account.acct", account_hcl, setup=make_org_with_ou,
+        made={"organizations.account": 1}, kept={"organizations.account": 1}),
+    "organization": Composite(
+        "platform_organization.org", organization_hcl,
+        made={"organizations.organization": 1, "s3.bucket": 1, "cloudtrail.trail": 1, "logs.log_group": 1,
+              "iam.role": 1, "iam.role_inline_policy": 1}),
+}
+
+
+@dataclass
+class Row:
+    composite: str
+    #: (service as SigV4 names it, operation) refused permanently
+    refuse: Tuple[str, str]
+    #: census kinds that must exist after the failed apply (what the failure left)
+    partial: Dict[str, int]
+    #: the next plan carries the provider's "already exists in AWS" warning
+    warns: bool
+    #: also run the plain re-apply (replacement) path
+    replace: bool = False
+
+
+ROWS = {
+    "backend-policy": Row("state_backend", ("s3", "PutBucketPolicy"), {"s3.bucket": 1}, True, replace=True),
+    "backend-versioning": Row("state_backend", ("s3", "PutBucketVersioning"), {"s3.bucket": 1}, True),
+    "backend-public-access-block": Row("state_backend", ("s3", "PutPublicAccessBlock"), {"s3.bucket": 1}, True),
+    "backend-encryption": Row("state_backend", ("s3", "PutBucketEncryption"), {"s3.bucket": 1}, True),
+    "backend-lock-table": Row("state_backend", ("dynamodb", "CreateTable"), {"s3.bucket": 1}, True,
+                              replace=True),
+    "microservice-role": Row("microservice", ("iam", "CreateRole"), {"ecr.repository": 1}, True, replace=True),
+    "microservice-inline-policy": Row("microservice", ("iam", "PutRolePolicy"),
+                                      {"ecr.repository": 1, "iam.role": 1}, True),
+    "frontend-oac": Row("frontend", ("cloudfront", "CreateOriginAccessControl"),
+                        {"s3.bucket": 1, "route53.zone": 1}, True, replace=True),
+    "frontend-distribution": Row("frontend", ("cloudfront", "CreateDistributionWithTags"),
+                                 {"s3.bucket": 1, "cloudfront.origin_access_control": 1}, True),
+    "frontend-records": Row("frontend", ("route53", "ChangeResourceRecordSets"),
+                            {"s3.bucket": 1, "cloudfront.distribution": 1}, True, replace=True),
+    "ou-scp-create": Row("organizational_unit", ("organizations", "CreatePolicy"), {"organizations.ou": 1}, False,
+                         replace=True),
+    "ou-scp-attach": Row("organizational_unit", ("organizations", "AttachPolicy"),
+                         {"organizations.ou": 1, "organizations.scp": 1}, False),
+    "account-move": Row("org_account", ("organizations", "MoveAccount"), {"organizations.account": 1}, False,
+                        replace=True),
+    "account-tags": Row("org_account", ("organizations", "TagResource"), {"organizations.account": 1}, False),
+    "organization-policy-type": Row("organization", ("organizations", "EnablePolicyType"),
+                                    {"organizations.organization": 1}, False, replace=True),
+    "organization-trusted-access": Row("organization", ("organizations", "EnableAWSServiceAccess"),
+                                       {"organizations.organization": 1}, False),
+    "organization-trail": Row("organization", ("cloudtrail", "CreateTrail"),
+                              {"organizations.organization": 1, "s3.bucket": 1}, False, replace=True),
+}
+
+PATHS = [(row, path) for row in ROWS for path in (("untaint", "replace") if ROWS[row].replace else ("untaint",))]
+
+
+def delta(after: Dict[str, int], before: Dict[str, int]) -> Dict[str, int]:
+    return {k: after.get(k, 0) - before.get(k, 0) for k in sorted(set(after) | set(before))
+            if after.get(k, 0) != before.get(k, 0)}
+
+
+def tainted(tf, address: str) -> bool:
+    res = [r for r in tf.show_json().get("values", {}).get("root_module", {}).get("resources", [])
+           if r["address"] == address]
+    return bool(res) and bool(res[0].get("tainted"))
+
+
+def actions(plan: dict, address: str) -> list:
+    return [c["change"]["actions"] for c in plan["resource_changes"] if c["address"] == address]
+
+
+@pytest.mark.parametrize("row,path", PATHS, ids=[f"{r}-{p}" for r, p in PATHS])
+def test_failed_create_then_next_plan_and_apply(tf, clean_moto, fault_proxy, row, path):
+    t0 = time.monotonic()
+    r = ROWS[row]
+    comp = COMPOSITES[r.composite]
+    moto, proxy = clean_moto, fault_proxy
+    values = comp.setup(moto) if comp.setup else {}
+    baseline = census(moto)
+    tf.write_config(comp.hcl(values), endpoint=proxy.url)
+    tf.init()
+
+    # 1. The create fails at the stage: what exists is in state, tainted, and the error says so.
+    service, operation = r.refuse
+    proxy.fail(service, operation, error=Fault(400, "InjectedFailure", f"{operation} refused for the test"))
+    failed = tf.apply(check=False)
+    assert failed.returncode != 0
+    text = flat(failed.output)
+    assert "refused for the test" in text, failed.output
+    assert "tainted" in text and f"terraform untaint" in text, failed.output
+    assert proxy.stats()[(service, operation)].faults >= 1, "the refused operation was never called"
+    assert tainted(tf, comp.address)
+    left = delta(census(moto), baseline)
+    assert {k: left.get(k, 0) for k in r.partial} == r.partial, left
+    proxy.clear()
+
+    # 2. The next plan: a replacement, with the provider's warning naming untaint where it can know.
+    assert tf.plan() == 2, tf.last.output
+    plan_text = flat(tf.last.output)
+    assert "tainted, so must be replaced" in plan_text, tf.last.output
+    if r.warns:
+        assert "already exists in AWS" in plan_text and "terraform untaint" in plan_text, tf.last.output
+
+    if path == "untaint":
+        # 3a. untaint: the plan is an update, whose apply finishes the create.
+        tf.run("untaint", comp.address)
+        assert not tainted(tf, comp.address)
+        acts = actions(tf.plan_json(), comp.address)
+        assert acts == [["update"]], acts
+    tf.apply()
+    assert delta(census(moto), baseline) == comp.made
+    assert not tainted(tf, comp.address)
+    assert tf.plan() == 0, tf.last.output
+
+    # 4. Destroy leaves what was there before (and what destroy keeps on purpose).
+    tf.destroy()
+    assert delta(census(moto), baseline) == comp.kept
+    print(f"\n{row} {path}: the failed apply left {left}; {time.monotonic() - t0:.1f}s")

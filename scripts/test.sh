@@ -43,7 +43,7 @@ cargo test --release --locked
 
 # Tests of the provider's own behaviour that do not depend on Terraform's version run on the first version only:
 # the kill-point chains, the 15 % fault-injection runs and the fault proxy's own tests (several minutes each).
-ONCE=(tests/test_environment_crash.py tests/test_fault_tolerance.py tests/test_faults_proxy.py)
+ONCE=(tests/test_environment_crash.py tests/test_fault_tolerance.py tests/test_faults_proxy.py tests/test_resume_composites_once.py)
 summary=()
 first=1
 for version in ${TERRAFORM_VERSIONS:-1.0.3 1.15.5}; do

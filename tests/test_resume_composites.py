@@ -17,6 +17,14 @@ on 1.0 and 1.15 alike), so for every row:
 - `replace` path (a subset of rows): the plain next apply replaces the resource and ends the same way.
 
 Both paths end with exactly the objects of an uninterrupted apply (the row's `made` census delta).
+
+Where the plan warns (one cheap call, objects found by name and owner tag): state backend and frontend (one
+GetBucketTagging of the bucket), microservice (one DescribeRepositories, then its tags only when one exists),
+cluster services (one GetRole of its first role: the answer carries the tags). Where it does not: an
+organizational unit (finding it by name needs the root, the OUs under the parent and their tags: three calls),
+an account (a replacement never deletes one: destroy moves it out and the create adopts it by its owner tag),
+the organization (an existing organization is adopted by design, so a warning would show on every first apply
+in an account that has one).
 """
 
 from __future__ import annotations
@@ -122,7 +130,9 @@ COMPOSITES = {
         kept={"organizations.account": 1, "organizations.scp_attachment": 1}),
     "organization": Composite(
         "platform_organization.org", organization_hcl,
-        made={"organizations.organization": 1, "s3.bucket": 1, "cloudtrail.trail": 1, "logs.log_group": 1,
+        # with the organization come its management account and AWS's FullAWSAccess on the root and that account
+        made={"organizations.organization": 1, "organizations.account": 1, "organizations.scp": 1,
+              "organizations.scp_attachment": 2, "s3.bucket": 1, "cloudtrail.trail": 1, "logs.log_group": 1,
               "iam.role": 1, "iam.role_inline_policy": 1}),
 }
 

@@ -42,10 +42,10 @@ step "cargo test --release (unit tests)"
 cargo test --release --locked
 
 # Tests of the provider's own behaviour that do not depend on Terraform's version run on the first version only:
-# the kill-point chains, the 15 % fault-injection runs, the lost-answer table and the fault proxy's own tests
-# (several minutes each).
+# the kill-point chains, the 15 % fault-injection runs, the lost-answer table, the replace paths of the resume
+# table and the fault proxy's own tests (several minutes each).
 ONCE=(tests/test_environment_crash.py tests/test_composites_crash.py tests/test_fault_tolerance.py
-  tests/test_faults_proxy.py tests/test_lost_answers.py)
+  tests/test_faults_proxy.py tests/test_lost_answers.py tests/test_resume_composites_once.py)
 summary=()
 first=1
 for version in ${TERRAFORM_VERSIONS:-1.0.3 1.15.5}; do

@@ -140,11 +140,13 @@ CASES = [
     case("backend-bucket-ip", backend(bucket="192.168.10.20"), "Invalid bucket name", "bucket"),
     case("backend-bucket-hyphen", backend(bucket="-leading-hyphen"), "Invalid bucket name", "bucket"),
     case("backend-duplicate-bucket", backend(label="a", bucket="pk-dup-state") + backend(label="b", bucket="pk-dup-state"),
-         "Duplicate state backend", "bucket", phase="plan"),
+         "Duplicate state backend", "bucket", phase="plan",
+         # the other backend is valid: its plan looks for a bucket left by a failed create
+         calls=["GetBucketTagging"]),
     case("backend-duplicate-lock-table",
          backend('  lock_table_name = "pk-lock"', label="a", bucket="pk-state-a")
          + backend('  lock_table_name = "pk-lock"', label="b", bucket="pk-state-b"),
-         "Duplicate lock table", "lock_table_name", phase="plan"),
+         "Duplicate lock table", "lock_table_name", phase="plan", calls=["GetBucketTagging"]),
     # --- platform_environment -----------------------------------------------------------------------------------
     case("az-other-region", environment(azs=("eu-west-1a", "eu-west-1b")), "Availability zone not in the provider's region",
          "availability_zones", phase="plan"),
@@ -167,7 +169,9 @@ CASES = [
     case("instance-type-rds-class", node_group('["db.t3.micro"]'), "is an RDS instance class", "instance_types"),
     # --- platform_microservice ----------------------------------------------------------------------------------
     case("microservice-duplicate-name", microservice("a", "orders", "dev") + microservice("b", "orders", "qa"),
-         "Duplicate microservice name", "name", phase="plan"),
+         "Duplicate microservice name", "name", phase="plan",
+         # the other service is valid: its plan looks for a repository left by a failed create
+         calls=["DescribeRepositories"]),
     # --- organization -------------------------------------------------------------------------------------------
     case("account-email", account("Dev", "not-an-email"), "Invalid email address", "email"),
     case("account-email-dots", account("Dev", "dev@example..com"), "Invalid email address", "email"),

@@ -38,6 +38,19 @@ pub fn existing_objects(type_name: &str, name: &str, found: &str) -> String {
     )
 }
 
+/// Whether `bucket` exists and carries `owner`'s tag, with one GetBucketTagging (which
+/// answers NoSuchBucket for a missing bucket): the plan-time look-up of composites whose first
+/// object is a bucket named in their configuration. A failed look-up counts as "no".
+pub async fn bucket_owned_by(s3: &aws_sdk_s3::Client, bucket: &str, owner: &str) -> bool {
+    match s3.get_bucket_tagging().bucket(bucket).send().await {
+        Ok(t) => t
+            .tag_set()
+            .iter()
+            .any(|t| t.key() == crate::tags::OWNER_KEY && t.value() == owner),
+        Err(_) => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

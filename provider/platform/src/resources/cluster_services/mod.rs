@@ -297,6 +297,39 @@ impl ClusterServices {
         Ok(warnings)
     }
 
+    /// A create planned while this resource's first IAM role (the load balancer controller's,
+    /// else Fluent Bit's) exists with its owner tag: after a failed create that Terraform
+    /// tainted, say that `terraform untaint` resumes. One GetRole (its answer carries the
+    /// tags); a failed look-up only skips the warning.
+    async fn warn_if_objects_exist(c: &Clients, d: &Desired, diags: &mut Diagnostics) {
+        let role = if d.lbc.is_some() {
+            d.lbc_role_name()
+        } else if d.observability.is_some() {
+            d.fluent_bit_role_name()
+        } else {
+            return;
+        };
+        let owner = tags::owner(TYPE_NAME, &d.cluster);
+        let Ok(r) = c.aws.iam().get_role().role_name(&role).send().await else {
+            return;
+        };
+        let ours = r.role().is_some_and(|r| {
+            r.tags()
+                .iter()
+                .any(|t| t.key() == tags::OWNER_KEY && t.value() == owner)
+        });
+        if ours {
+            diags.warning(
+                "These cluster services already exist in AWS",
+                platform_aws::resume::existing_objects(
+                    TYPE_NAME,
+                    &d.cluster,
+                    &format!("IAM role {role:?}"),
+                ),
+            );
+        }
+    }
+
     /// Grafana's admin credentials as a Kubernetes Secret, from Secrets Manager.
     async fn grafana_secret(c: &Clients, d: &Desired, objects: &Objects) -> Result<(), String> {
         if !d.grafana() {
@@ -379,6 +412,18 @@ impl ClusterServices {
                 Diagnostics::from_error(what.to_owned(), format!("{e}\n\n{resume}")),
             )
         };
+        // The AWS objects' attributes are what exists until converge_aws has made each one (it
+        // sets every one of them when it succeeds): a failure part-way leaves those not yet
+        // made null, not the planned ARNs.
+        for a in [
+            "load_balancer_controller_role_arn",
+            "fluent_bit_role_arn",
+            "log_group_name",
+            "log_group_arn",
+            "grafana_admin_secret_arn",
+        ] {
+            state.set_attr(a, prior.get(a).clone());
+        }
         if let Err(e) = Self::converge_aws(c, &d, &tags, &mut state).await {
             return fail(
                 state,
@@ -633,7 +678,7 @@ impl Resource<Clients> for ClusterServices {
         c: &Clients,
         req: &PlanRequest,
         planned: &mut Value,
-        _diags: &mut Diagnostics,
+        diags: &mut Diagnostics,
     ) {
         if planned.is_null() {
             return;
@@ -743,6 +788,9 @@ impl Resource<Clients> for ClusterServices {
             map.insert(r.name.to_owned(), e);
         }
         planned.set_attr("releases", Value::Map(map));
+        if req.is_create() && !diags.has_errors() {
+            Self::warn_if_objects_exist(c, &d, diags).await;
+        }
     }
 
     async fn create(&self, c: &Clients, planned: &Value) -> ApplyOutcome {

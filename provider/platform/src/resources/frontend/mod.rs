@@ -437,7 +437,7 @@ impl Resource<AwsContext> for Frontend {
         aws: &AwsContext,
         req: &PlanRequest,
         planned: &mut Value,
-        _d: &mut Diagnostics,
+        d: &mut Diagnostics,
     ) {
         let prior = &req.prior;
         if planned.get("bucket_name").is_unknown() && req.config.get("bucket_name").is_null() {
@@ -527,6 +527,23 @@ impl Resource<AwsContext> for Frontend {
         planned.set_attr("tags_all", tags_all);
         for (g, _) in GUARANTEES {
             planned.set_attr(g, Value::Bool(true));
+        }
+        // A create over a bucket this frontend already owns (a failed create that Terraform
+        // tainted, or a crash): say what the apply will do with it. One GetBucketTagging.
+        if req.is_create() && !d.has_errors() {
+            if let (Some(name), Some(b)) = (str_attr(planned, "name"), &bkt) {
+                let owner = tags::owner(TYPE_NAME, &name);
+                if platform_aws::resume::bucket_owned_by(aws.s3(), b, &owner).await {
+                    d.warning(
+                        "This frontend already exists in AWS",
+                        platform_aws::resume::existing_objects(
+                            TYPE_NAME,
+                            &name,
+                            &format!("Bucket {b:?}"),
+                        ),
+                    );
+                }
+            }
         }
     }
 

@@ -767,6 +767,50 @@ impl Resource<AwsContext> for Microservice {
             planned.set_attr(g, Value::Bool(true));
         }
         Self::derive_outputs(planned);
+        // A create over this service's repository (a failed create that Terraform tainted, or a
+        // crash): say what the apply will do with it. One DescribeRepositories by name, and only
+        // when a repository of that name exists, its tags (one owned by something else is
+        // refused at apply, as before, and gets no warning here).
+        if req.is_create() && !d.has_errors() {
+            if let Some(n) = &name {
+                let ecr = aws.ecr();
+                let arn = ecr
+                    .describe_repositories()
+                    .repository_names(n)
+                    .send()
+                    .await
+                    .ok()
+                    .and_then(|r| {
+                        r.repositories()
+                            .first()
+                            .and_then(|r| r.repository_arn().map(str::to_string))
+                    });
+                let owner = tags::owner(TYPE_NAME, n);
+                let ours = match arn {
+                    Some(arn) => ecr
+                        .list_tags_for_resource()
+                        .resource_arn(arn)
+                        .send()
+                        .await
+                        .is_ok_and(|t| {
+                            t.tags().iter().any(|t| {
+                                t.key() == platform_aws::tags::OWNER_KEY && t.value() == owner
+                            })
+                        }),
+                    None => false,
+                };
+                if ours {
+                    d.warning(
+                        "This microservice already exists in AWS",
+                        platform_aws::resume::existing_objects(
+                            TYPE_NAME,
+                            n,
+                            &format!("ECR repository {n:?}"),
+                        ),
+                    );
+                }
+            }
+        }
     }
 
     async fn create(&self, aws: &AwsContext, planned: &Value) -> ApplyOutcome {

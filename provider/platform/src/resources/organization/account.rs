@@ -385,9 +385,10 @@ impl OrgAccount {
         {
             Ok(parent) => state.set_attr("parent_id", Value::from(parent)),
             Err(e) => {
-                if state.get("parent_id").is_unknown() {
-                    state.set_attr("parent_id", prior.get("parent_id").clone());
-                }
+                // Not moved (or not tagged): the account is where it was, and its tags are
+                // what refresh finds, so the update after `terraform untaint` finishes both.
+                state.set_attr("parent_id", prior.get("parent_id").clone());
+                state.set_attr("tags_all", prior.get("tags_all").clone());
                 return failed(
                     state.unknown_as_null(),
                     "Could not place the account",

@@ -169,6 +169,10 @@ impl OrganizationalUnit {
         // Policy ids are filled in as they are known; unknown ones become null on failure.
         let mut ids: BTreeMap<String, Value> = BTreeMap::new();
         state.set_attr("policy_ids", Value::Map(ids.clone()));
+        // Likewise the documents: only those of policies in place (made and attached), so a
+        // failure part-way leaves the missing ones out and the next update makes them.
+        let mut docs: BTreeMap<String, String> = BTreeMap::new();
+        state.set_attr("policy_documents", Value::string_map(docs.clone()));
 
         if let Some((name, _)) = api::describe_ou(c, &ou_id).await.ok().flatten() {
             if name != want.name {
@@ -277,15 +281,18 @@ impl OrganizationalUnit {
                     return fail(&state, e, true);
                 }
             }
+            // Made (or found): its id is in state from here on, so destroy deletes it even if
+            // the attachment below fails; its document only once it is attached, so the next
+            // plan wants it and the update attaches it.
             ids.insert(key.clone(), Value::from(pid.clone()));
             state.set_attr("policy_ids", Value::Map(ids.clone()));
             if !attached.contains(&pid) {
                 if let Err(e) = api::attach(c, &pid, &ou_id).await {
-                    ids.remove(key);
-                    state.set_attr("policy_ids", Value::Map(ids.clone()));
                     return fail(&state, e, true);
                 }
             }
+            docs.insert(key.clone(), doc.clone());
+            state.set_attr("policy_documents", Value::string_map(docs.clone()));
         }
 
         // Policies this resource made that are no longer wanted: detach, then delete.
@@ -491,34 +498,32 @@ impl Resource<AwsContext> for OrganizationalUnit {
             },
         );
         s.set_attr("tags_all", Value::string_map(tags_now));
-        // Only attached policies count: a detached or deleted one drops out, the plan
-        // wants it back, and apply re-attaches (or recreates) it.
+        // Only attached policies count as in place: a detached one keeps its id (destroy still
+        // deletes it) but drops out of the documents, so the plan wants it back and apply
+        // re-attaches it; a deleted one drops out of both and apply recreates it.
         let prior_docs = state.get("policy_documents").to_string_map();
         let mut ids = BTreeMap::new();
         let mut docs = BTreeMap::new();
-        let wanted: Vec<(String, String)> = state
+        let known: Vec<(String, String)> = state
             .get("policy_ids")
             .to_string_map()
             .into_iter()
-            .filter(|(key, pid)| {
-                let on = attached.contains(pid);
-                if !on {
-                    tracing::info!(target: "platform::organization", policy = pid, key, "policy is no longer attached (drift)");
-                }
-                on
-            })
             .collect();
         // The documents are independent: fetch them concurrently.
         let contents =
-            futures::future::join_all(wanted.iter().map(|(_, pid)| api::describe_policy(c, pid)))
+            futures::future::join_all(known.iter().map(|(_, pid)| api::describe_policy(c, pid)))
                 .await;
-        for ((key, pid), content) in wanted.into_iter().zip(contents) {
+        for ((key, pid), content) in known.into_iter().zip(contents) {
             if let Some((_, content)) = content.map_err(rd)? {
-                let doc = match prior_docs.get(&key) {
-                    Some(p) if guardrails::same_document(p, &content) => p.clone(),
-                    _ => content,
-                };
-                docs.insert(key.clone(), doc);
+                if attached.contains(&pid) {
+                    let doc = match prior_docs.get(&key) {
+                        Some(p) if guardrails::same_document(p, &content) => p.clone(),
+                        _ => content,
+                    };
+                    docs.insert(key.clone(), doc);
+                } else {
+                    tracing::info!(target: "platform::organization", policy = pid, key, "policy is not attached (drift, or a create that failed part-way)");
+                }
                 ids.insert(key, pid);
             }
         }

@@ -368,6 +368,23 @@ impl Resource<AwsContext> for StateBackend {
         for (g, _) in GUARANTEES {
             planned.set_attr(g, Value::Bool(true));
         }
+        // A create over a bucket this backend already owns (a failed create that Terraform
+        // tainted, or a crash): say what the apply will do with it. One GetBucketTagging.
+        if req.is_create() && !d.has_errors() {
+            if let Value::String(b) = planned.get("bucket") {
+                let owner = tags::owner(TYPE_NAME, b);
+                if platform_aws::resume::bucket_owned_by(aws.s3(), b, &owner).await {
+                    d.warning(
+                        "This state backend already exists in AWS",
+                        platform_aws::resume::existing_objects(
+                            TYPE_NAME,
+                            b,
+                            &format!("Bucket {b:?}"),
+                        ),
+                    );
+                }
+            }
+        }
     }
 
     async fn create(&self, aws: &AwsContext, planned: &Value) -> ApplyOutcome {

@@ -311,7 +311,11 @@ impl Microservice {
         // runs the part again (`settle`), which then finds the object by its name and owner tag.
         let fresh = prior.is_null();
         let (r, i) = tokio::join!(
-            settle("image repository", || ecr::converge(aws.ecr(), &repo, fresh)),
+            settle("image repository", || ecr::converge(
+                aws.ecr(),
+                &repo,
+                fresh
+            )),
             settle("IRSA role", || async {
                 if fresh {
                     irsa::create_or_converge(aws.iam(), &role).await

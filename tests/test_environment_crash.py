@@ -70,3 +70,32 @@ def test_kill_between_create_key_and_create_alias_adopts_the_key_by_its_owner_ta
     assert tf.plan() == 0, tf.last.output
     tf.destroy()
     assert left_over(moto, NAME) == {}
+
+
+def test_kill_after_create_vpc_then_reapply_sets_the_adopted_vpcs_dns_attributes(tf, clean_moto, fault_proxy):
+    """A kill between CreateVpc and its two ModifyVpcAttribute calls leaves a VPC without DNS support and
+    hostnames (EKS needs both). The next apply adopts the VPC by its owner tag and must set them, as it
+    does on a VPC it creates; counting objects alone would not notice."""
+    moto = clean_moto
+    tf.write_config(env_hcl(NAME), endpoint=fault_proxy.url)
+    tf.init()
+    r = apply_killing_provider(tf, lambda calls: calls[-1] == "CreateVpc", proxy=fault_proxy)
+    assert r.killed_after == "CreateVpc" and r.returncode != 0, r.output
+    ec2 = moto.client("ec2")
+    owned = [{"Name": "tag:platform:owner", "Values": [f"platform_environment/{NAME}"]}]
+    vpcs = ec2.describe_vpcs(Filters=owned)["Vpcs"]
+    assert len(vpcs) == 1, vpcs
+    vpc_id = vpcs[0]["VpcId"]
+
+    def dns() -> tuple:
+        support = ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute="enableDnsSupport")
+        hostnames = ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute="enableDnsHostnames")
+        return support["EnableDnsSupport"]["Value"], hostnames["EnableDnsHostnames"]["Value"]
+
+    assert dns() == (True, False), "moto's default for a new VPC: DNS support on, hostnames off"
+    tf.apply()
+    assert inventory(moto, NAME)["vpc"] == 1
+    assert dns() == (True, True)
+    assert tf.plan() == 0, tf.last.output
+    tf.destroy()
+    assert left_over(moto, NAME) == {}

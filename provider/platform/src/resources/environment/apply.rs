@@ -37,7 +37,8 @@ pub(super) async fn converge(aws: &AwsContext, prior: &Value, planned: &Value) -
     // (summary, error) of each part that failed; what the next apply does is added at the end,
     // when it is known whether anything exists.
     let mut failures: Vec<(&str, String)> = Vec::new();
-    let net = settle("network", || network::converge(&ctx, &d)).await;
+    let state_has_vpc = !prior.is_null() && prior.get("vpc_id").as_str().is_some();
+    let net = settle("network", || network::converge(&ctx, &d, state_has_vpc)).await;
     tracing::info!(target: "platform::environment", env = %d.name, elapsed_ms = started.elapsed().as_millis() as u64, ok = net.is_ok(), "network converged");
     let mut ok = net.is_ok();
     match &net {

@@ -531,13 +531,23 @@ const TARGET: &str = "platform::environment";
 /// Makes the network match `d`: create what is missing (adopting tagged objects), repair
 /// what drifted, remove what is no longer wanted. Independent parts run concurrently.
 /// Returns the VPC id and the subnet ids by component key, for the cluster and database.
+///
+/// `state_has_vpc` says whether the prior state records the VPC. When it does not and a VPC
+/// with the owner tag is found (a create killed after CreateVpc, before its DNS attributes
+/// were set), the DNS attributes are set on it like on a created one.
 pub async fn converge(
     c: &Ctx<'_>,
     d: &DesiredNetwork,
+    state_has_vpc: bool,
 ) -> Result<(String, BTreeMap<String, String>), StepError> {
     let mut o = observe(c.ec2, c.logs, c.iam, &d.name, &d.owner).await?;
     let vpc_id = match &o.vpc_id {
-        Some(id) => id.clone(),
+        Some(id) if state_has_vpc => id.clone(),
+        Some(id) => {
+            enable_dns(c, id).await?;
+            tracing::info!(target: TARGET, env = %d.name, vpc = %id, "adopted VPC (DNS attributes set)");
+            id.clone()
+        }
         None => {
             let id = create_vpc(c, d).await?;
             tracing::info!(target: TARGET, env = %d.name, vpc = %id, "created VPC");
@@ -640,10 +650,15 @@ async fn create_vpc(c: &Ctx<'_>, d: &DesiredNetwork) -> Result<String, StepError
         },
     )
     .await?;
-    // EKS needs DNS hostnames and resolution inside the VPC.
+    enable_dns(c, &id).await?;
+    Ok(id)
+}
+
+/// EKS needs DNS hostnames and resolution inside the VPC (idempotent).
+async fn enable_dns(c: &Ctx<'_>, vpc_id: &str) -> Result<(), StepError> {
     for hostnames in [false, true] {
         let on = AttributeBooleanValue::builder().value(true).build();
-        let req = c.ec2.modify_vpc_attribute().vpc_id(&id);
+        let req = c.ec2.modify_vpc_attribute().vpc_id(vpc_id);
         let req = if hostnames {
             req.enable_dns_hostnames(on)
         } else {
@@ -651,7 +666,7 @@ async fn create_vpc(c: &Ctx<'_>, d: &DesiredNetwork) -> Result<String, StepError
         };
         req.send().await.step("ModifyVpcAttribute")?;
     }
-    Ok(id)
+    Ok(())
 }
 
 /// Keeps the tags of the VPC and everything in it, the flow-log group and its role equal to

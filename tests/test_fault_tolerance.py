@@ -30,6 +30,7 @@ from harness.census import census, census_diff
 from harness.kube_census import kube_census
 from harness.paths import REPO_ROOT
 from harness.terraform import hcl_string
+from test_cluster_services import kube_provider
 from test_frontend import frontend_hcl
 from test_microservice import make_environment, service_hcl
 from test_organization import make_org, structure_hcl
@@ -176,17 +177,6 @@ def test_composite_survives_transient_faults(name, tf_factory, fault_proxy, clea
 HELM = REPO_ROOT / ".tools" / "bin" / "helm"
 SERVICES_NAMESPACES = ("monitoring", "envoy-gateway-system")
 APPS_NAMESPACE = "pk-faults-apps"
-
-
-def kube_provider(kube) -> str:
-    return f"""
-helm_binary = {hcl_string(str(HELM))}
-kubernetes {{
-  host                   = {hcl_string(kube.host)}
-  token                  = {hcl_string(kube.token)}
-  cluster_ca_certificate = {hcl_string(kube.ca_pem)}
-}}
-"""
 
 
 def cluster_services_hcl(env: dict, kube, repo_url: str) -> str:

@@ -359,19 +359,41 @@ impl Objects {
     }
 
     /// Creates the namespace with `labels` when it is missing (an existing one is left as is).
+    /// A namespace still terminating (a destroy just deleted it, e.g. the first half of a
+    /// replacement) refuses new objects, so it is waited for until it is gone, then created.
     pub async fn ensure_namespace(
         &self,
         name: &str,
         labels: &[(&str, &str)],
     ) -> Result<(), KubeError> {
+        const TERMINATING_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
         let api: Api<Namespace> = Api::all(self.client.clone());
-        if api
-            .get_opt(name)
-            .await
-            .map_err(|e| self.api_error(format!("reading namespace {name}"), e))?
-            .is_some()
-        {
-            return Ok(());
+        let started = std::time::Instant::now();
+        loop {
+            let existing = api
+                .get_opt(name)
+                .await
+                .map_err(|e| self.api_error(format!("reading namespace {name}"), e))?;
+            match existing {
+                None => break,
+                Some(ns) if ns.metadata.deletion_timestamp.is_none() => return Ok(()),
+                Some(_) if started.elapsed() >= TERMINATING_WAIT => {
+                    return Err(self.api_error(
+                        format!("waiting for namespace {name} to finish terminating"),
+                        format!(
+                            "it is still terminating after {}s (objects with finalizers in it?); \
+                             apply again once `kubectl get namespace {name}` no longer finds it",
+                            TERMINATING_WAIT.as_secs()
+                        ),
+                    ))
+                }
+                Some(_) => {
+                    if started.elapsed().as_secs() % 10 == 0 {
+                        tracing::info!(target: "platform::kube", namespace = name, "waiting for the namespace to finish terminating");
+                    }
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
         }
         let mut ns = Namespace::default();
         ns.metadata.name = Some(name.to_owned());

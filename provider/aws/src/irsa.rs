@@ -181,26 +181,15 @@ pub async fn create_or_converge(iam: &Client, d: &DesiredRole) -> Result<String,
 }
 
 async fn converge_from(iam: &Client, d: &DesiredRole, fresh: bool) -> Result<String, StepError> {
-    let existing = if fresh {
-        None
-    } else {
-        observe(iam, &d.name).await?
-    };
-    let o = match existing {
-        Some(o) => adopt(o, d)?,
-        None => match create(iam, d).await? {
-            Some(o) => o,
-            None => match observe(iam, &d.name).await? {
-                Some(o) => adopt(o, d)?,
-                None => {
-                    return Err(StepError::new(
-                        "GetRole",
-                        format!("role {:?} was reported to exist but cannot be read", d.name),
-                    ))
-                }
-            },
-        },
-    };
+    let o = crate::lost::create_first(
+        fresh,
+        &format!("role {:?}", d.name),
+        "GetRole",
+        || observe(iam, &d.name),
+        || create(iam, d),
+        |o| adopt(o, d),
+    )
+    .await?;
     if !policy::same_document(&o.trust_policy, &d.trust_policy) {
         iam.update_assume_role_policy()
             .role_name(&d.name)

@@ -170,6 +170,43 @@ where
     }
 }
 
+/// Create-first convergence of one uniquely named object (an ECR repository, an IAM role):
+/// with nothing in state (`fresh`) `create` runs straight away and its answer is trusted;
+/// otherwise `observe` reads first. `create` answers `None` when the name is already taken;
+/// the object is then read and handed to `adopt`, which accepts it only if it is ours.
+/// `read_step` names the read in the error when a taken name cannot be read.
+pub async fn create_first<T, O, OF, C, CF, A>(
+    fresh: bool,
+    what: &str,
+    read_step: &str,
+    observe: O,
+    create: C,
+    adopt: A,
+) -> Result<T, StepError>
+where
+    O: Fn() -> OF,
+    OF: Future<Output = Result<Option<T>, StepError>>,
+    C: FnOnce() -> CF,
+    CF: Future<Output = Result<Option<T>, StepError>>,
+    A: Fn(T) -> Result<T, StepError>,
+{
+    if !fresh {
+        if let Some(o) = observe().await? {
+            return adopt(o);
+        }
+    }
+    if let Some(o) = create().await? {
+        return Ok(o);
+    }
+    match observe().await? {
+        Some(o) => adopt(o),
+        None => Err(StepError::new(
+            read_step,
+            format!("{what} was reported to exist but cannot be read"),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -191,29 +191,15 @@ pub async fn converge(
     d: &DesiredRepository,
     fresh: bool,
 ) -> Result<ObservedRepository, StepError> {
-    let existing = if fresh {
-        None
-    } else {
-        observe(ecr, &d.name).await?
-    };
-    let o = match existing {
-        Some(o) => adopt(o, d)?,
-        None => match create(ecr, d).await? {
-            Some(o) => o,
-            None => match observe(ecr, &d.name).await? {
-                Some(o) => adopt(o, d)?,
-                None => {
-                    return Err(StepError::new(
-                        "DescribeRepositories",
-                        format!(
-                            "repository {:?} was reported to exist but cannot be read",
-                            d.name
-                        ),
-                    ))
-                }
-            },
-        },
-    };
+    let o = platform_aws::lost::create_first(
+        fresh,
+        &format!("repository {:?}", d.name),
+        "DescribeRepositories",
+        || observe(ecr, &d.name),
+        || create(ecr, d),
+        |o| adopt(o, d),
+    )
+    .await?;
     let diff = TagDiff::between(&o.tags, &d.tags);
     if !diff.is_empty() {
         if !diff.remove.is_empty() {

@@ -3,12 +3,9 @@ server. Every AWS-side check goes through boto3, never through the provider."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import time
-
 import pytest
+
+from harness.killpoints import apply_killing_provider
 
 pytestmark = pytest.mark.e2e
 
@@ -231,28 +228,19 @@ def test_vpc_cidr_change_is_a_replacement(tf, clean_moto):
     nothing_left(clean_moto)
 
 
-def test_killed_apply_is_adopted_not_duplicated(tf, clean_moto):
+def test_killed_apply_is_adopted_not_duplicated(tf, clean_moto, fault_proxy):
+    """Terraform itself is SIGKILLed (its whole process group) the moment moto has made the VPC and
+    before the provider hears of it, so nothing reaches the state; the next apply adopts the VPC by its
+    owner tag. The fault proxy holds the answer while the kill happens, so no timing can let the apply
+    finish first."""
     moto = clean_moto
-    tf.write_config(env_hcl(azs=("us-east-1a", "us-east-1b", "us-east-1c"), nat="per_az"), endpoint=moto.endpoint)
+    tf.write_config(env_hcl(azs=("us-east-1a", "us-east-1b", "us-east-1c"), nat="per_az"), endpoint=fault_proxy.url)
     tf.init()
-    proc = subprocess.Popen(
-        [str(tf.binary), "apply", "-auto-approve", "-input=false", "-no-color"],
-        cwd=tf.workdir, env=tf.environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.time() + 120
-    killed_early = False
-    while time.time() < deadline:
-        if owned(moto, "vpc"):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                killed_early = True
-            break
-        time.sleep(0.02)
-    proc.wait(timeout=30)
+    run = apply_killing_provider(tf, lambda calls: calls[-1] == "CreateVpc", proxy=fault_proxy, whole_apply=True)
+    assert run.killed_after == "CreateVpc", run.output
+    assert run.returncode != 0
     assert len(owned(moto, "vpc")) == 1
-    if killed_early:
-        assert "platform_environment.e" not in tf.state_list()
+    assert "platform_environment.e" not in tf.state_list()
     tf.apply()
     assert len(owned(moto, "vpc")) == 1, "a re-apply after a killed apply must adopt, not duplicate"
     assert len(owned(moto, "subnet")) == 6

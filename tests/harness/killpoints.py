@@ -177,14 +177,17 @@ def provider_pids(session: int) -> List[int]:
 
 
 def apply_killing_provider(
-    tf, kill_when: Callable[[List[str]], bool], timeout: float = 300, proxy=None
+    tf, kill_when: Callable[[List[str]], bool], timeout: float = 300, proxy=None, whole_apply: bool = False
 ) -> KilledRun:
     """``terraform apply`` with the provider's debug log streamed; after each AWS call line,
     ``kill_when(calls so far)`` decides whether to SIGKILL the provider there and then.
 
     With ``proxy`` (a harness.faults.FaultProxy the provider's endpoint points at) the decision is made
     in the proxy instead, after moto has answered a call and before the answer is relayed: the object
-    exists and the provider never learns its id, with no log latency in between."""
+    exists and the provider never learns its id, with no log latency in between.
+
+    With ``whole_apply`` the kill takes Terraform with it (the apply's whole process group), as an
+    operator's ``kill -9`` or a lost CI runner would: no state is written for what was in flight."""
     env = tf.environment()
     env["TF_LOG_PROVIDER"] = "debug"
     env.pop("TF_LOG", None)
@@ -206,6 +209,21 @@ def apply_killing_provider(
     killed_after: Optional[str] = None
     err_tail: List[str] = []
     proxy_state = {"calls": [], "killed": None, "active": True}
+
+    def kill() -> bool:
+        """SIGKILL the provider (or, with ``whole_apply``, the apply's process group); False when
+        there was nothing left to kill."""
+        if whole_apply:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                return False
+            return True
+        pids = provider_pids(proc.pid)
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        return bool(pids)
+
     lock = threading.Lock()
     if proxy is not None:
         def at_call(call) -> None:
@@ -215,12 +233,8 @@ def apply_killing_provider(
                 if proxy_state["killed"] is not None or not proxy_state["active"]:
                     return
                 proxy_state["calls"].append(call.operation)
-                if kill_when(list(proxy_state["calls"])):
-                    pids = provider_pids(proc.pid)
-                    for pid in pids:
-                        os.kill(pid, signal.SIGKILL)
-                    if pids:
-                        proxy_state["killed"] = call.operation
+                if kill_when(list(proxy_state["calls"])) and kill():
+                    proxy_state["killed"] = call.operation
 
         # Not proxy.clear(): requests of an earlier, killed provider may still be in the proxy's threads.
         proxy.on_call(at_call, when="after")
@@ -236,12 +250,8 @@ def apply_killing_provider(
                 err_tail.append(line.rstrip())
             continue
         calls.append(op)
-        if proxy is None and killed_after is None and kill_when(calls):
-            pids = provider_pids(proc.pid)
-            for pid in pids:
-                os.kill(pid, signal.SIGKILL)
-            if pids:
-                killed_after = op
+        if proxy is None and killed_after is None and kill_when(calls) and kill():
+            killed_after = op
     proc.wait(timeout=120)
     reader.join(timeout=10)
     if proxy is not None:

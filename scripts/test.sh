@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of the repository, the way CI does:
 #   1. tools (Terraform 1.0.3 and 1.15.5, moto, pytest) into .tools/ (once);
-#   2. formatting and lints: cargo fmt --check, cargo clippy -D warnings, terraform fmt -check;
+#   2. formatting and lints: cargo fmt --check, cargo clippy -D warnings, terraform fmt -check, and the
+#      checked-in protobuf code against proto/ (tfplugin-protogen --check);
 #   3. the release build of the provider and its unit tests (release, to share the dependency build);
 #   4. the end-to-end tests: real terraform + real provider binary + real moto server (pytest), once with
 #      Terraform 1.0.3 and once with Terraform 1.15.5 (the crash, fault-injection and fault-proxy tests, which
@@ -35,8 +36,11 @@ done
 step "cargo build --release"
 cargo build --release --locked
 
+step "checked-in protobuf code is current (cargo run -p tfplugin-protogen -- --check)"
+cargo run --release --locked -p tfplugin-protogen -- --check
+
 step "cargo clippy -D warnings"
-cargo clippy --release --locked --all-targets -- -D warnings
+cargo clippy --release --locked --workspace --all-targets -- -D warnings
 
 step "cargo test --release (unit tests)"
 cargo test --release --locked

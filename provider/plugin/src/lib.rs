@@ -34,10 +34,11 @@ pub use orphan::Lifecycle;
 
 use cli::Mode;
 
-/// The generated go-plugin protocol types (`plugin.GRPCController`, `plugin.GRPCStdio`).
+/// The generated go-plugin protocol types (`plugin.GRPCController`, `plugin.GRPCStdio`), checked in
+/// (`cargo run -p tfplugin-protogen` regenerates them from `proto/`; `scripts/test.sh` checks them).
 pub(crate) mod proto {
     #![allow(clippy::all, missing_docs)]
-    tonic::include_proto!("plugin");
+    include!("generated/plugin.rs");
 }
 
 /// The provider's source address; `--debug` keys `TF_REATTACH_PROVIDERS` by it, and Terraform only

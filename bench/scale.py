@@ -431,7 +431,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         " VmHWM over the provider processes;"
         " moto CPU is the moto server's utime + stime during the phase. Guardrail documents given to the"
         f" peer, from platform's plan: {docs_note or 'n/a'}.",
-    ])
+    ], SECTION)
     log(f"wrote the '{SECTION[3:]}' section of {args.out} ({elapsed:.0f} s in all)")
     return 0
 

@@ -26,6 +26,7 @@ chosen=""
 stale=()
 shopt -s nullglob
 for meta in "${plans}"/*/meta.json "${plans}"/meta.json; do
+  [[ -f "${meta}" ]] || continue # the second pattern has no wildcard, so nullglob keeps it when it is absent
   [[ "$(json_field "${meta}" stack)" == "${name}" ]] || continue
   got="$(json_field "${meta}" digest)"
   if [[ "${got}" == "${want}" ]]; then

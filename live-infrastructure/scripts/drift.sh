@@ -74,7 +74,6 @@ if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then
 fi
 
 if [[ ${#drifted[@]} -gt 0 || ${#failed[@]} -gt 0 ]]; then
-  echo "drift check failed: drifted stacks: ${drifted[*]:-none}; stacks that could not be planned: ${failed[*]:-none}"
-  exit 1
+  die "drift check failed: drifted stacks: ${drifted[*]:-none}; stacks that could not be planned: ${failed[*]:-none}"
 fi
 echo "drift check: all ${#stacks[@]} stacks in sync"

@@ -28,8 +28,14 @@ if [[ -n "${TF_STATE_BUCKET:-}" && -z "${TF_VAR_bucket_name:-}" ]]; then
 fi
 
 log() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
+# die MESSAGE: the reason on stderr and, when the workflow names one in PK_ERROR_FILE, in that file too: a later
+# `if: failure()` step repeats it as an annotation on the run (and act, whose host runner drops the last output
+# of a failing step, then shows it in full).
 die() {
   printf '%s: ERROR: %s\n' "$(basename "$0")" "$*" >&2
+  if [[ -n "${PK_ERROR_FILE:-}" ]]; then
+    printf '%s: ERROR: %s\n' "$(basename "$0")" "$*" >>"${PK_ERROR_FILE}" || true
+  fi
   exit 1
 }
 
@@ -101,10 +107,24 @@ json_field() { "$(python_bin)" -c 'import json, sys; print(json.load(open(sys.ar
 # state_version DIR: "<lineage>/<serial>" of the stack's current state ("none/0" before its first apply).
 # Recorded with a plan and compared before applying it: Terraform 1.0 does not refuse a saved plan made
 # against an empty state once something else has created that state, so the pipeline checks it itself.
+# A failed read is tried twice more (a state backend under load can fail one read) and then stops the job
+# with Terraform's own message: never an empty or guessed version.
 state_version() {
-  "${TERRAFORM}" -chdir="$1" state pull 2>/dev/null | "$(python_bin)" -c '
+  local dir="$1" err pulled attempt
+  err="$(mktemp)"
+  for attempt in 1 2 3; do
+    if pulled="$("${TERRAFORM}" -chdir="${dir}" state pull 2>"${err}")"; then
+      rm -f "${err}"
+      printf '%s' "${pulled}" | "$(python_bin)" -c '
 import json, sys
 text = sys.stdin.read().strip()
 state = json.loads(text) if text else {}
 print("%s/%s" % (state.get("lineage") or "none", state.get("serial", 0)))'
+      return
+    fi
+    log "terraform state pull failed in ${dir} (attempt ${attempt} of 3): $(tr '\n' ' ' <"${err}")"
+    [[ ${attempt} -lt 3 ]] && sleep 2
+  done
+  rm -f "${err}"
+  die "could not read the state of ${dir} (terraform state pull failed 3 times; its message is above)"
 }

@@ -33,10 +33,12 @@ if [[ ${rc} -eq 1 ]]; then
   die "terraform plan failed in ${name}"
 fi
 "${TERRAFORM}" -chdir="${dir}" show -json "${out}/tfplan" >"${out}/plan.json"
+# Its own assignment, so a state that cannot be read stops the job here (set -e) instead of recording "".
+planned_state="$(state_version "${dir}")"
 
 "$(python_bin)" - "${out}" "${name}" "${rc}" "$(stacks_py digest "${name}")" \
   "$(git -C "${REPO_ROOT}" rev-parse HEAD 2>/dev/null || echo unknown)" "$(sha256_file "${out}/tfplan")" \
-  "$(state_version "${dir}")" <<'PY'
+  "${planned_state}" <<'PY'
 import collections, json, pathlib, sys
 out, name, rc, digest, commit, plan_sha, state = sys.argv[1:]
 out = pathlib.Path(out)

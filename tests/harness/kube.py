@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from .https_mirror import make_test_ca
 from .moto_server import clean_env, free_port, wait_until
 from .paths import BOOTSTRAP_HINT
-from .processes import terminate
+from .processes import die_with_parent, terminate
 
 KUBE_VERSION = "v1.20.2"
 #: Where scripts/kube.sh installs the binaries (outside the clone: every clone on the machine shares them).
@@ -156,6 +156,7 @@ class KubeCluster:
                 cwd=self.workdir,
                 env=clean_env(),
                 start_new_session=True,  # a Ctrl-C reaches pytest, which then stops us by PID
+                preexec_fn=die_with_parent,  # and a killed pytest takes us with it
             )
 
     def _check_alive(self) -> None:

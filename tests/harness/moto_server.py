@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from .paths import BOOTSTRAP_HINT, MOTO_SERVER_BIN
-from .processes import terminate
+from .processes import die_with_parent, terminate
 
 DUMMY_ACCESS_KEY = "test"
 DUMMY_SECRET_KEY = "test"
@@ -102,6 +102,7 @@ class MotoServer:
                 stdin=subprocess.DEVNULL,
                 env=env,
                 start_new_session=True,  # a Ctrl-C in the terminal reaches pytest, which then stops us by PID
+                preexec_fn=die_with_parent,  # and a killed pytest takes us with it
             )
 
         def ready() -> bool:

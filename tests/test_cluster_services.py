@@ -21,6 +21,7 @@ from typing import Any, Dict, List
 
 import pytest
 
+from harness.configs import cluster_environment
 from harness.paths import REPO_ROOT
 from harness.terraform import hcl_string
 
@@ -57,23 +58,7 @@ kubernetes {{
 
 def stack(repo_url: str, *, retention: int = 30, rpm: int = 600, extra: str = "") -> str:
     return f"""
-resource "platform_environment" "e" {{
-  name               = "{CLUSTER}"
-  vpc_cidr           = "10.62.0.0/16"
-  availability_zones = ["us-east-1a", "us-east-1b"]
-
-  cluster {{
-    version = "1.31"
-  }}
-
-  node_groups {{
-    name           = "general"
-    instance_types = ["t3.large"]
-    min_size       = 1
-    max_size       = 3
-  }}
-}}
-
+{cluster_environment(CLUSTER, "10.62.0.0/16")}
 resource "platform_cluster_services" "core" {{
   cluster          = platform_environment.e
   chart_repository = {hcl_string(repo_url)}

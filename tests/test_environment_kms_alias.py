@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.configs import cluster_environment
 from harness.killpoints import inventory, left_over
 
 pytestmark = pytest.mark.e2e
@@ -16,23 +17,7 @@ ALIAS = f"alias/{NAME}-eks-secrets"
 OWNER = f"platform_environment/{NAME}"
 
 CONFIG = f"""
-resource "platform_environment" "e" {{
-  name               = "{NAME}"
-  vpc_cidr           = "10.62.0.0/16"
-  availability_zones = ["us-east-1a", "us-east-1b"]
-
-  cluster {{
-    version = "1.31"
-  }}
-
-  node_groups {{
-    name           = "general"
-    instance_types = ["t3.large"]
-    min_size       = 1
-    max_size       = 2
-  }}
-}}
-"""
+{cluster_environment(NAME, "10.62.0.0/16", max_size=2)}"""
 
 
 def alias_target(kms) -> str | None:

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from test_microservice_chart import render, tools, validate  # noqa: F401  (tools is a fixture)
+from harness.configs import cluster_environment
 
 pytestmark = pytest.mark.e2e
 
@@ -18,24 +19,7 @@ SHA_2 = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d"
 
 def config(tag: str) -> str:
     return f"""
-resource "platform_environment" "e" {{
-  name               = "pk-layers"
-  vpc_cidr           = "10.60.0.0/16"
-  availability_zones = ["us-east-1a", "us-east-1b"]
-
-  cluster {{
-    version = "1.31"
-  }}
-
-  node_groups {{
-    name           = "general"
-    instance_types = ["t3.large"]
-    min_size       = 1
-    max_size       = 3
-    desired_size   = 2
-  }}
-}}
-
+{cluster_environment("pk-layers", "10.60.0.0/16", desired_size=2)}
 resource "platform_microservice" "mobile" {{
   name        = "mobile-service"
   environment = platform_environment.e

@@ -17,6 +17,7 @@ from typing import Any, Dict, List
 
 import pytest
 
+from harness.configs import cluster_environment
 from harness.paths import REPO_ROOT
 from harness.terraform import TerraformError, hcl_string
 
@@ -67,23 +68,7 @@ variable "image_tags" {{
   default = {{}}
 }}
 
-resource "platform_environment" "e" {{
-  name               = "pk-helm"
-  vpc_cidr           = "10.61.0.0/16"
-  availability_zones = ["us-east-1a", "us-east-1b"]
-
-  cluster {{
-    version = "1.31"
-  }}
-
-  node_groups {{
-    name           = "general"
-    instance_types = ["t3.large"]
-    min_size       = 1
-    max_size       = 3
-  }}
-}}
-
+{cluster_environment("pk-helm", "10.61.0.0/16")}
 module "services" {{
   source       = {hcl_string(str(MODULE))}
   environment  = platform_environment.e

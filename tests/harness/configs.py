@@ -1,0 +1,29 @@
+"""HCL the end-to-end tests share."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+
+def cluster_environment(name: str, cidr: str, *, max_size: int = 3, desired_size: Optional[int] = None) -> str:
+    """``platform_environment.e`` with a cluster (1.31) and one node group ``general`` in two AZs, no NAT and
+    no database: what the tests of the layers inside a cluster (services, Helm releases, core services) stand
+    on."""
+    desired = f"\n    desired_size   = {desired_size}" if desired_size is not None else ""
+    return f"""resource "platform_environment" "e" {{
+  name               = "{name}"
+  vpc_cidr           = "{cidr}"
+  availability_zones = ["us-east-1a", "us-east-1b"]
+
+  cluster {{
+    version = "1.31"
+  }}
+
+  node_groups {{
+    name           = "general"
+    instance_types = ["t3.large"]
+    min_size       = 1
+    max_size       = {max_size}{desired}
+  }}
+}}
+"""

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
+from .configs import cluster_environment
+
 TYPE = "platform_environment"
 
 #: An AWS call line as Terraform prints it from the provider's log stream.
@@ -63,32 +65,14 @@ def env_hcl(name: str, *, cidr: str = "10.60.0.0/16", deletion_protection: bool 
     """An environment with every part: two AZs, a NAT gateway per AZ, a cluster whose secrets key the
     resource creates, one node group and a database."""
     dp = "true" if deletion_protection else "false"
-    return f"""
-resource "{TYPE}" "e" {{
-  name               = "{name}"
-  vpc_cidr           = "{cidr}"
-  availability_zones = ["us-east-1a", "us-east-1b"]
-  nat_gateways       = "per_az"
-
-  cluster {{
-    version = "1.31"
-  }}
-
-  node_groups {{
-    name           = "general"
-    instance_types = ["t3.large"]
-    min_size       = 1
-    max_size       = 2
-    desired_size   = 1
-  }}
+    database = f"""
 
   database {{
     engine              = "postgres"
     deletion_protection = {dp}
     skip_final_snapshot = true
-  }}
-}}
-"""
+  }}"""
+    return "\n" + cluster_environment(name, cidr, max_size=2, desired_size=1, nat_gateways="per_az", extra=database)
 
 
 def inventory(moto, name: str) -> Dict[str, int]:

@@ -57,8 +57,15 @@ fn generate(root: &Path, target: &Target, out: &Path) -> Result<PathBuf, String>
 }
 
 fn run(check: bool) -> Result<bool, String> {
-    let root = repo_root();
     let scratch = std::env::temp_dir().join(format!("tfplugin-protogen.{}", std::process::id()));
+    let result = run_in(check, &scratch);
+    let _ = fs::remove_dir_all(&scratch);
+    result
+}
+
+/// Generates every target under `scratch`, then compares (or writes) the checked-in files.
+fn run_in(check: bool, scratch: &Path) -> Result<bool, String> {
+    let root = repo_root();
     let mut current = true;
     for target in TARGETS {
         let out = scratch.join(target.package);
@@ -87,7 +94,6 @@ fn run(check: bool) -> Result<bool, String> {
             println!("protogen: wrote {shown}");
         }
     }
-    let _ = fs::remove_dir_all(&scratch);
     Ok(current)
 }
 

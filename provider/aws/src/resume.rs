@@ -38,15 +38,51 @@ pub fn existing_objects(type_name: &str, name: &str, found: &str) -> String {
     )
 }
 
+// The plan-time look-ups behind [`existing_objects`]: whether a composite's first object exists
+// and carries the composite's owner tag. A failed look-up counts as "no": it only skips a warning.
+
+/// Whether a tag list (as `(key, value)` pairs) carries `owner`'s tag.
+fn carries_owner<'a>(mut tags: impl Iterator<Item = (&'a str, &'a str)>, owner: &str) -> bool {
+    tags.any(|(k, v)| k == crate::tags::OWNER_KEY && v == owner)
+}
+
 /// Whether `bucket` exists and carries `owner`'s tag, with one GetBucketTagging (which
-/// answers NoSuchBucket for a missing bucket): the plan-time look-up of composites whose first
-/// object is a bucket named in their configuration. A failed look-up counts as "no".
+/// answers NoSuchBucket for a missing bucket): for composites whose first object is a bucket
+/// named in their configuration.
 pub async fn bucket_owned_by(s3: &aws_sdk_s3::Client, bucket: &str, owner: &str) -> bool {
     match s3.get_bucket_tagging().bucket(bucket).send().await {
-        Ok(t) => t
-            .tag_set()
-            .iter()
-            .any(|t| t.key() == crate::tags::OWNER_KEY && t.value() == owner),
+        Ok(t) => carries_owner(t.tag_set().iter().map(|t| (t.key(), t.value())), owner),
+        Err(_) => false,
+    }
+}
+
+/// Whether the ECR repository `name` exists and carries `owner`'s tag: one
+/// DescribeRepositories, and only when it exists, one ListTagsForResource.
+pub async fn repository_owned_by(ecr: &aws_sdk_ecr::Client, name: &str, owner: &str) -> bool {
+    let Ok(r) = ecr
+        .describe_repositories()
+        .repository_names(name)
+        .send()
+        .await
+    else {
+        return false;
+    };
+    let Some(arn) = r.repositories().first().and_then(|r| r.repository_arn()) else {
+        return false;
+    };
+    match ecr.list_tags_for_resource().resource_arn(arn).send().await {
+        Ok(t) => carries_owner(t.tags().iter().map(|t| (t.key(), t.value())), owner),
+        Err(_) => false,
+    }
+}
+
+/// Whether the IAM role `name` exists and carries `owner`'s tag: one GetRole (its answer
+/// carries the tags).
+pub async fn role_owned_by(iam: &aws_sdk_iam::Client, name: &str, owner: &str) -> bool {
+    match iam.get_role().role_name(name).send().await {
+        Ok(r) => r
+            .role()
+            .is_some_and(|r| carries_owner(r.tags().iter().map(|t| (t.key(), t.value())), owner)),
         Err(_) => false,
     }
 }
@@ -68,5 +104,15 @@ mod tests {
             "{u}"
         );
         assert!(existing_objects("platform_environment", "dev", "VPC vpc-1").contains("untaint"));
+    }
+
+    #[test]
+    fn only_the_owner_tag_with_that_owner_counts() {
+        const OWNER: &str = "platform_microservice/api";
+        let carries = |pairs: &[(&str, &str)]| carries_owner(pairs.iter().copied(), OWNER);
+        assert!(carries(&[("team", "x"), ("platform:owner", OWNER)]));
+        assert!(!carries(&[("platform:owner", "platform_microservice/web")]));
+        assert!(!carries(&[("owner", OWNER)]));
+        assert!(!carries(&[]));
     }
 }

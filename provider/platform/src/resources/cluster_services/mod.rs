@@ -310,15 +310,7 @@ impl ClusterServices {
             return;
         };
         let owner = tags::owner(TYPE_NAME, &d.cluster);
-        let Ok(r) = c.aws.iam().get_role().role_name(&role).send().await else {
-            return;
-        };
-        let ours = r.role().is_some_and(|r| {
-            r.tags()
-                .iter()
-                .any(|t| t.key() == tags::OWNER_KEY && t.value() == owner)
-        });
-        if ours {
+        if platform_aws::resume::role_owned_by(c.aws.iam(), &role, &owner).await {
             diags.warning(
                 "These cluster services already exist in AWS",
                 platform_aws::resume::existing_objects(

@@ -772,37 +772,12 @@ impl Resource<AwsContext> for Microservice {
         }
         Self::derive_outputs(planned);
         // A create over this service's repository (a failed create that Terraform tainted, or a
-        // crash): say what the apply will do with it. One DescribeRepositories by name, and only
-        // when a repository of that name exists, its tags (one owned by something else is
-        // refused at apply, as before, and gets no warning here).
+        // crash): say what the apply will do with it. One owned by something else is refused at
+        // apply, as before, and gets no warning here.
         if req.is_create() && !d.has_errors() {
             if let Some(n) = &name {
-                let ecr = aws.ecr();
-                let arn = ecr
-                    .describe_repositories()
-                    .repository_names(n)
-                    .send()
-                    .await
-                    .ok()
-                    .and_then(|r| {
-                        r.repositories()
-                            .first()
-                            .and_then(|r| r.repository_arn().map(str::to_string))
-                    });
                 let owner = tags::owner(TYPE_NAME, n);
-                let ours = match arn {
-                    Some(arn) => ecr
-                        .list_tags_for_resource()
-                        .resource_arn(arn)
-                        .send()
-                        .await
-                        .is_ok_and(|t| {
-                            t.tags().iter().any(|t| {
-                                t.key() == platform_aws::tags::OWNER_KEY && t.value() == owner
-                            })
-                        }),
-                    None => false,
-                };
+                let ours = platform_aws::resume::repository_owned_by(aws.ecr(), n, &owner).await;
                 if ours {
                     d.warning(
                         "This microservice already exists in AWS",
